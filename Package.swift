@@ -1,0 +1,44 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "ReSTEM",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "shards", targets: ["Shards"]),
+        .executable(name: "bench", targets: ["Bench"]),
+        .library(name: "Formats", targets: ["Formats"]),
+        .library(name: "Model", targets: ["Model"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C libraries, each behind one Swift boundary file in the library that uses it.
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd",
+                       providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CArchive", pkgConfig: "libarchive",
+                       providers: [.apt(["libarchive-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        // Async-signal-safe removal of temporary files on SIGINT/SIGTERM.
+        .target(name: "CSignalCleanup"),
+
+        .target(name: "Formats", dependencies: ["CZstd", "CArchive", "CSignalCleanup"]),
+        .target(name: "Model", dependencies: ["COpenBLAS"]),
+        // What every tool shares: error reporting, input resolution, progress display.
+        .target(name: "ToolSupport", dependencies: [
+            "Formats", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .executableTarget(name: "Shards", dependencies: [
+            "Formats", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "Bench", dependencies: ["Formats", "Model"]),
+
+        .testTarget(name: "FormatsTests", dependencies: ["Formats"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model"]),
+        .testTarget(name: "ShardsToolTests", dependencies: ["Formats"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,233 @@
+import ArgumentParser
+import Formats
+import ToolSupport
+
+@main
+struct Shards: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "shards",
+        abstract: "Inspect, combine, split and import JSONL(.zst) record shards.",
+        discussion: """
+            Shards are JSON Lines files, plain (.jsonl) or zstd-compressed (.jsonl.zst); '-' or no \
+            file means stdin/stdout. Compression is detected from the data when reading and \
+            chosen by the output name's extension when writing. Outputs appear atomically.
+
+            Examples:
+              shards import gsm8k ../shared/data/gsm8k/test.jsonl -o gsm8k-test.jsonl.zst
+              shards count gsm8k-test.jsonl.zst
+              shards head -n 2 gsm8k-test.jsonl.zst | jq .
+              shards split --shards 4 gsm8k-test.jsonl.zst -o parts/test.jsonl.zst
+            """,
+        subcommands: [Cat.self, Head.self, Count.self, Stats.self, Split.self, Import.self]
+    )
+}
+
+struct InputFiles: ParsableArguments {
+    @Argument(help: "Shard files to read ('-' for stdin; stdin when none are given).")
+    var files: [String] = []
+}
+
+extension Shards {
+    struct Cat: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Concatenate shards as JSONL on stdout, or into one shard with -o.",
+            discussion: """
+                Examples:
+                  shards cat samples.jsonl.zst | jq -r .completion
+                  shards cat part-*.jsonl.zst -o all.jsonl.zst
+                  shards cat --shard 0/4 problems.jsonl.zst -o quarter.jsonl.zst
+                """)
+
+        @OptionGroup var input: InputFiles
+        @Option(name: .shortAndLong, help: "Output shard ('-' for stdout).") var output = "-"
+        @Option(help: "Keep only the problems of shard i of n, chosen stably by id (e.g. 0/4).")
+        var shard: String?
+
+        func validate() throws {
+            if let shard { _ = try ShardSelection(shard) }
+        }
+
+        func run() throws {
+            try reportingDataErrors(tool: "shards cat") {
+                let selection = try shard.map(ShardSelection.init) ?? .all
+                let inputs = try resolveInputs(input.files)
+                try writeShard(to: output) { writer in
+                    try forEachRecord(in: inputs) { record, reader in
+                        if selection.count > 1 {
+                            guard let id = record.id else { throw reader.error("field \"id\" missing (needed by --shard)") }
+                            if !selection.contains(id: id) { return }
+                        }
+                        try writer.write(record)
+                    }
+                }
+            }
+        }
+    }
+
+    struct Head: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The first N records.",
+            discussion: "Example:\n  shards head -n 5 samples.jsonl.zst | jq -c '{id, reward}'")
+
+        @OptionGroup var input: InputFiles
+        @Option(name: .short, help: "Number of records.") var n = 10
+        @Option(name: .shortAndLong, help: "Output shard ('-' for stdout).") var output = "-"
+
+        func validate() throws {
+            if n < 0 { throw ValidationError("-n must be 0 or more") }
+        }
+
+        func run() throws {
+            try reportingDataErrors(tool: "shards head") {
+                let inputs = try resolveInputs(input.files)
+                try writeShard(to: output) { writer in
+                    for path in inputs where writer.recordCount < n {
+                        let reader = try ShardReader(path: path)
+                        while writer.recordCount < n, let record = try reader.nextRecord() {
+                            try writer.write(record)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    struct Count: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Count records (per file and in total when several are given).",
+            discussion: "Example:\n  shards count iter1/samples.jsonl.zst")
+
+        @OptionGroup var input: InputFiles
+
+        func run() throws {
+            try reportingDataErrors(tool: "shards count") {
+                let inputs = try resolveInputs(input.files)
+                var total = 0
+                for path in inputs {
+                    let reader = try ShardReader(path: path)
+                    var count = 0
+                    while try reader.nextRecord() != nil { count += 1 }
+                    total += count
+                    if inputs.count > 1 { print("\(count)\t\(reader.name)") }
+                }
+                print(inputs.count > 1 ? "\(total)\ttotal" : "\(total)")
+            }
+        }
+    }
+
+    struct Stats: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Summarize shards: records, fields, tasks, verdicts, mean reward.",
+            discussion: "Example:\n  shards stats iter1/verdicts.jsonl.zst\n  shards stats --json x.jsonl.zst | jq .verdicts")
+
+        @OptionGroup var input: InputFiles
+        @Flag(help: "Print the summary as JSON.") var json = false
+
+        func run() throws {
+            try reportingDataErrors(tool: "shards stats") {
+                var stats = ShardStats()
+                try forEachRecord(in: try resolveInputs(input.files)) { record, _ in stats.add(record) }
+                print(json ? stats.json().serialized() : stats.table())
+            }
+        }
+    }
+
+    struct Split: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Split shards into N parts, each problem's records in one part (stable by id).",
+            discussion: """
+                Part i holds the records that '--shard i/N' selects in the other tools, in input \
+                order. Output names number the parts: -o parts/train.jsonl.zst writes \
+                parts/train-00000-of-00004.jsonl.zst and so on.
+
+                Example:
+                  shards split --shards 4 train.jsonl.zst -o parts/train.jsonl.zst
+                """)
+
+        @OptionGroup var input: InputFiles
+        @Option(help: "Number of parts.") var shards: Int
+        @Option(name: .shortAndLong, help: "Output name pattern (the part number is inserted before .jsonl).")
+        var output: String
+
+        func validate() throws {
+            if shards < 1 { throw ValidationError("--shards must be at least 1") }
+            if output == "-" { throw ValidationError("split writes files; give -o a file name") }
+        }
+
+        func run() throws {
+            try reportingDataErrors(tool: "shards split") {
+                let inputs = try resolveInputs(input.files)
+                let writers = try (0..<shards).map { try ShardWriter(path: partName(output, $0, of: shards)) }
+                do {
+                    try forEachRecord(in: inputs) { record, reader in
+                        guard let id = record.id else { throw reader.error("field \"id\" missing (split groups by id)") }
+                        try writers[ShardSelection.bucket(of: id, count: shards)].write(record)
+                    }
+                    for writer in writers { try writer.commit() }
+                } catch {
+                    writers.forEach { $0.abort() }
+                    throw error
+                }
+                printError("split \(writers.map(\.recordCount).reduce(0, +)) records into \(shards) parts: "
+                           + writers.map { "\($0.recordCount)" }.joined(separator: " "))
+            }
+        }
+    }
+
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Import a public dataset into problem records.",
+            discussion: """
+                Datasets:
+                \(Dataset.allCases.map { "  \($0.rawValue.padding(10)) \($0.summary)" }.joined(separator: "\n"))
+
+                Examples:
+                  shards import gsm8k ../shared/data/gsm8k/train.jsonl -o gsm8k-train.jsonl.zst
+                  shards import math ../shared/data/math500/test.jsonl -o math500.jsonl.zst
+                  shards import humaneval ../shared/data/humaneval/HumanEval.jsonl.gz -o humaneval.jsonl.zst
+                  shards import apps APPS.tar.gz -o apps.jsonl.zst
+                """)
+
+        @Argument(help: "Dataset format: \(Dataset.allCases.map(\.rawValue).joined(separator: ", ")).")
+        var dataset: Dataset
+        @Argument(help: "The dataset file (jsonl, jsonl.gz, or an archive where the format allows).")
+        var file: String
+        @Option(name: .shortAndLong, help: "Output shard ('-' for stdout).") var output = "-"
+        @Option(help: "Split name used in generated ids (default: the file name, e.g. 'test').")
+        var split: String?
+
+        func run() throws {
+            try reportingDataErrors(tool: "shards import") {
+                let progress = ProgressLine("importing")
+                var summary = ImportSummary()
+                let writer = try writeShard(to: output) { writer in
+                    summary = try Importer.run(dataset, path: file, split: split) { record in
+                        try writer.write(record)
+                        progress.advance()
+                    }
+                }
+                progress.finish()
+                var message = "imported \(summary.imported) \(dataset.rawValue) problems into \(writer.name)"
+                if !summary.skipped.isEmpty {
+                    message += "; skipped " + summary.skipped.sorted { $0.key < $1.key }
+                        .map { "\($0.value) (\($0.key))" }.joined(separator: ", ")
+                }
+                printError(message)
+            }
+        }
+    }
+}
+
+extension Dataset: ExpressibleByArgument {}
+
+extension String {
+    func padding(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
+}
+
+/// `parts/train.jsonl.zst`, 2 of 4 -> `parts/train-00002-of-00004.jsonl.zst`.
+func partName(_ pattern: String, _ index: Int, of count: Int) -> String {
+    func five(_ n: Int) -> String { let s = String(n); return String(repeating: "0", count: max(0, 5 - s.count)) + s }
+    let slash = pattern.lastIndex(of: "/").map { pattern.index(after: $0) } ?? pattern.startIndex
+    let dot = pattern[slash...].firstIndex(of: ".") ?? pattern.endIndex
+    return pattern[..<dot] + "-\(five(index))-of-\(five(count))" + pattern[dot...]
+}

@@ -1,0 +1,51 @@
+import Foundation
+import Testing
+@testable import Formats
+
+/// A fresh temporary directory per test, removed when the test ends.
+final class TempDir {
+    let url: URL
+    init() {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("restem-test-\(UUID().uuidString)")
+        try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+    deinit { try? FileManager.default.removeItem(at: url) }
+
+    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
+
+    /// Names in the directory (to check that no temporary or partial file is left).
+    func contents() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []).sorted()
+    }
+}
+
+/// The project root, found from this file's location (tests read ../shared/data from there).
+let projectRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+let sharedData = projectRoot.appendingPathComponent("../shared/data").standardizedFileURL.path
+
+func readAll(_ path: String) throws -> [Record] {
+    let reader = try ShardReader(path: path)
+    var records: [Record] = []
+    while let record = try reader.nextRecord() { records.append(record) }
+    return records
+}
+
+func writeAll(_ records: [Record], to path: String) throws {
+    try writeShard(to: path) { writer in
+        for record in records { try writer.write(record) }
+    }
+}
+
+/// The DataError a throwing call raises (failing the test if it raises none or another kind).
+func dataError(_ body: () throws -> Void) -> DataError? {
+    do {
+        try body()
+        Issue.record("expected a DataError, got success")
+    } catch let error as DataError {
+        return error
+    } catch {
+        Issue.record("expected a DataError, got \(error)")
+    }
+    return nil
+}
