@@ -28,6 +28,13 @@ static void remove_and_reraise(int sig) {
 }
 
 static void install_handlers(void) {
+    // A parent may have started us with these signals blocked (some process launchers leave
+    // their own mask in place across exec); then the handler would never run.
+    sigset_t unblock;
+    sigemptyset(&unblock);
+    for (unsigned i = 0; i < sizeof watched / sizeof watched[0]; i++) sigaddset(&unblock, watched[i]);
+    pthread_sigmask(SIG_UNBLOCK, &unblock, NULL);
+
     struct sigaction action;
     memset(&action, 0, sizeof action);
     action.sa_handler = remove_and_reraise;

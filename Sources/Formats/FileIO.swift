@@ -9,6 +9,15 @@ import CSignalCleanup
 public protocol ByteSource: AnyObject {
     /// Fills the front of `buffer`; returns 0 at the end of the data.
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int
+
+    /// Called when the data just read does not parse. A source with checksums reads on to the
+    /// end of the current block and throws if the block is corrupt, so the user is told about
+    /// the damage rather than about a garbled line.
+    func checkIntegrityAfterBadData() throws
+}
+
+extension ByteSource {
+    public func checkIntegrityAfterBadData() throws {}
 }
 
 /// Something that takes bytes: a file, stdout, or a compressor in front of one of those.

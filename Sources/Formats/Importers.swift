@@ -30,9 +30,10 @@ public enum Importer {
                            emit: (Record) throws -> Void) throws -> ImportSummary {
         let split = split ?? defaultSplit(of: path)
         var summary = ImportSummary()
+        var imported = 0
         let counted: (Record) throws -> Void = { record in
             try emit(record)
-            summary.imported += 1
+            imported += 1
         }
         switch dataset {
         case .gsm8k: try importGSM8K(path: path, split: split, emit: counted)
@@ -49,7 +50,8 @@ public enum Importer {
                 try importAPPSLines(path: path, split: split, emit: counted, skipped: &summary.skipped)
             }
         }
-        if summary.imported == 0 { throw DataError("no problems found", at: path) }
+        summary.imported = imported
+        if imported == 0 { throw DataError("no problems found", at: path) }
         return summary
     }
 

@@ -54,6 +54,7 @@ public final class ShardReader: Sequence, IteratorProtocol {
             switch result {
             case .success(let value): parsed = value
             case .failure(let error):
+                try source.checkIntegrityAfterBadData()
                 let what = error.message.contains("UTF-8") ? error.message : "malformed JSON: \(error.message)"
                 throw DataError("\(what) (column \(error.offset + 1))", at: location)
             }

@@ -62,6 +62,17 @@ final class ZstdDecoder: ByteSource {
     }
 }
 
+extension ZstdDecoder {
+    /// zstd hands out a frame's data before the checksum at its end is checked, so a flipped
+    /// byte can surface as a malformed line first. Decoding the rest of the frame (into a scratch
+    /// buffer) reaches the checksum and turns that into the real diagnosis.
+    func checkIntegrityAfterBadData() throws {
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 17, alignment: 16)
+        defer { scratch.deallocate() }
+        while insideFrame, try read(into: scratch) > 0 {}
+    }
+}
+
 /// Compresses to zstd at a fixed level with content checksums, closing a frame every
 /// `frameBytes` of input so a damaged file is readable up to its last complete frame.
 final class ZstdEncoder: ByteSink {

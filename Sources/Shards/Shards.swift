@@ -44,7 +44,9 @@ extension Shards {
         var shard: String?
 
         func validate() throws {
-            if let shard { _ = try ShardSelection(shard) }
+            if let shard {
+                do { _ = try ShardSelection(shard) } catch { throw ValidationError("\(error)") }
+            }
         }
 
         func run() throws {

@@ -1,0 +1,145 @@
+import Foundation
+import Testing
+@testable import Formats
+
+@Suite struct ImporterTests {
+    func run(_ dataset: Dataset, _ path: String, split: String? = nil) throws -> [Record] {
+        var records: [Record] = []
+        _ = try Importer.run(dataset, path: path, split: split) { records.append($0) }
+        return records
+    }
+
+    @Test func gsm8kTestSplit() throws {
+        let records = try run(.gsm8k, "\(sharedData)/gsm8k/test.jsonl")
+        #expect(records.count == 1319)
+        #expect(records[0].id == "gsm8k/test/0")
+        #expect(records[0]["answer"] == "18")
+        #expect(records.allSatisfy { $0.task == "math" && $0["solution"] != nil && $0["problem"] != nil })
+        // Every answer is a plain number: separators removed, nothing else left.
+        let numeric = records.filter { Double($0["answer"]!.stringValue!) != nil }
+        #expect(numeric.count == 1319)
+        #expect(Set(records.compactMap(\.id)).count == 1319)
+    }
+
+    @Test func math500AnswersAreTheLastBoxedExpression() throws {
+        let records = try run(.math, "\(sharedData)/math500/test.jsonl")
+        #expect(records.count == 500)
+        #expect(records[0].id == "test/precalculus/807.json")
+        #expect(records[0]["level"] == 2)
+        #expect(records[0]["subject"] == "Precalculus")
+        let agreeing = records.filter { lastBoxed(in: $0["solution"]!.stringValue!) == $0["answer"]!.stringValue! }
+        #expect(agreeing.count == 500, "\(records.filter { lastBoxed(in: $0["solution"]!.stringValue!) != $0["answer"]!.stringValue! }.prefix(3).map(\.id))")
+    }
+
+    @Test func humanEvalFromGzip() throws {
+        let records = try run(.humaneval, "\(sharedData)/humaneval/HumanEval.jsonl.gz")
+        #expect(records.count == 164)
+        let first = records[0]
+        #expect(first.id == "HumanEval/0")
+        #expect(first.task == "code")
+        #expect(first["tests"]?.objectValue?["entry_point"] == "has_close_elements")
+        #expect(first["tests"]?.objectValue?["python"]?.stringValue?.contains("def check(candidate)") == true)
+        #expect(first["solution"]?.stringValue?.contains("for idx, elem in enumerate(numbers)") == true)
+    }
+
+    @Test func mbppWrapsAssertsIntoACheckFunction() throws {
+        let dir = TempDir()
+        let rows = [
+            #"{"task_id": 11, "text": "Write a python function to remove first and last occurrence of a given character from the string.", "code": "def remove_Occ(s,ch): \r\n    return s", "test_list": ["assert remove_Occ(\"hello\",\"l\") == \"heo\"", "assert remove_Occ(\"abcda\",\"a\") == \"bcd\""], "test_setup_code": "", "challenge_test_list": []}"#,
+            #"{"task_id": 12, "text": "Sort.", "code": "def s(x): return sorted(x)", "test_list": ["assert set(s([2,1])) == {1,2}"], "test_setup_code": "import math", "challenge_test_list": []}"#,
+        ]
+        try rows.joined(separator: "\n").write(toFile: dir.path("mbpp.jsonl"), atomically: true, encoding: .utf8)
+        let records = try run(.mbpp, dir.path("mbpp.jsonl"))
+        #expect(records.map(\.id) == ["mbpp/11", "mbpp/12"])
+        let tests = records[0]["tests"]!.objectValue!
+        #expect(tests["entry_point"] == "remove_Occ")
+        #expect(tests["python"] == .string("def check(candidate):\n    assert remove_Occ(\"hello\",\"l\") == \"heo\"\n    assert remove_Occ(\"abcda\",\"a\") == \"bcd\"\n"))
+        #expect(records[0]["problem"]!.stringValue!.hasSuffix("Your code should pass these tests:\n\nassert remove_Occ(\"hello\",\"l\") == \"heo\"\nassert remove_Occ(\"abcda\",\"a\") == \"bcd\""))
+        #expect(records[1]["tests"]!.objectValue!["entry_point"] == "s")
+        #expect(records[1]["tests"]!.objectValue!["python"]!.stringValue!.hasPrefix("import math\n\ndef check(candidate):\n"))
+    }
+
+    @Test func mbppRowWithoutTestsNamesTheLine() throws {
+        let dir = TempDir()
+        try "{\"task_id\": 1, \"text\": \"t\", \"code\": \"\", \"test_list\": [\"assert f(1)\"]}\n{\"task_id\": 2, \"text\": \"t\"}\n"
+            .write(toFile: dir.path("m.jsonl"), atomically: true, encoding: .utf8)
+        #expect(dataError { _ = try run(.mbpp, dir.path("m.jsonl")) }?.description
+                == "\(dir.path("m.jsonl")):2: field \"test_list\" missing or not a list of strings")
+    }
+
+    /// Builds a tar.gz from a folder of files with the system tar.
+    func makeArchive(_ files: [String: String], in dir: TempDir, name: String) throws -> String {
+        let root = dir.url.appendingPathComponent("src")
+        for (path, content) in files {
+            let url = root.appendingPathComponent(path)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try content.write(to: url, atomically: true, encoding: .utf8)
+        }
+        let tar = Process()
+        tar.executableURL = URL(fileURLWithPath: "/bin/tar")
+        tar.arguments = ["-czf", dir.path(name), "-C", root.path, "."]
+        try tar.run()
+        tar.waitUntilExit()
+        #expect(tar.terminationStatus == 0)
+        return dir.path(name)
+    }
+
+    @Test func mathOriginalReleaseArchive() throws {
+        let dir = TempDir()
+        let archive = try makeArchive([
+            "MATH/test/algebra/10.json": #"{"problem": "What is $1+1$?", "level": "Level 1", "type": "Algebra", "solution": "It is $\\boxed{2}$."}"#,
+            "MATH/test/algebra/9.json": #"{"problem": "Half?", "level": "Level 2", "type": "Algebra", "solution": "$\\boxed{\\frac{1}{2}}$"}"#,
+            "MATH/train/geometry/1.json": #"{"problem": "Angle?", "level": "Level ?", "type": "Geometry", "solution": "So $\\boxed{90^\\circ}$."}"#,
+            "MATH/README.txt": "not a problem",
+        ], in: dir, name: "MATH.tar.gz")
+        let records = try run(.math, archive)
+        #expect(records.map(\.id) == ["test/algebra/9.json", "test/algebra/10.json", "train/geometry/1.json"])
+        #expect(records.map { $0["answer"]!.stringValue! } == [#"\frac{1}{2}"#, "2", #"90^\circ"#])
+        #expect(records[1]["level"] == 1)
+        #expect(records[2]["level"] == "Level ?")
+        #expect(records[0]["subject"] == "Algebra")
+    }
+
+    @Test func appsArchiveMapsStdioAndCallTests() throws {
+        let dir = TempDir()
+        let archive = try makeArchive([
+            "APPS/test/0000/question.txt": "Read two numbers and print their sum.",
+            "APPS/test/0000/input_output.json": #"{"inputs": ["1 2\n", ["3 4", ""]], "outputs": ["3\n", ["7"]]}"#,
+            "APPS/test/0000/solutions.json": #"["a, b = map(int, input().split())\nprint(a + b)"]"#,
+            "APPS/test/0000/metadata.json": #"{"difficulty": "introductory", "url": "x"}"#,
+            "APPS/test/0001/question.txt": "Return double.",
+            "APPS/test/0001/input_output.json": #"{"fn_name": "double", "inputs": [[1], [5]], "outputs": [2, 10]}"#,
+            "APPS/test/0001/starter_code.py": "def double(x):\n",
+            "APPS/train/0002/question.txt": "No tests here.",
+        ], in: dir, name: "APPS.tar.gz")
+        var records: [Record] = []
+        let summary = try Importer.run(.apps, path: archive) { records.append($0) }
+        #expect(summary.imported == 2)
+        #expect(summary.skipped == ["no tests": 1])
+        #expect(records.map(\.id) == ["apps/test/0000", "apps/test/0001"])
+        #expect(records[0]["tests"] == ["stdio": [["input": "1 2\n", "output": "3\n"], ["input": "3 4\n", "output": "7"]]])
+        #expect(records[0]["difficulty"] == "introductory")
+        #expect(records[0]["solution"] == "a, b = map(int, input().split())\nprint(a + b)")
+        #expect(records[1]["tests"] == ["call": ["fn_name": "double", "inputs": [[1], [5]], "outputs": [2, 10]]])
+        #expect(records[1]["starter_code"] == "def double(x):\n")
+    }
+
+    @Test func appsJSONLWithEmbeddedJSONText() throws {
+        let dir = TempDir()
+        let row = Record(["problem_id": 7, "question": "Q", "input_output": #"{"inputs": ["1\n"], "outputs": ["1\n"]}"#,
+                          "solutions": #"["print(input())"]"#, "difficulty": "interview", "starter_code": ""])
+        try writeAll([row], to: dir.path("test.jsonl"))
+        let records = try run(.apps, dir.path("test.jsonl"))
+        #expect(records.map(\.id) == ["apps/test/0007"])
+        #expect(records[0]["tests"] == ["stdio": [["input": "1\n", "output": "1\n"]]])
+        #expect(records[0]["solution"] == "print(input())")
+    }
+
+    @Test func missingRequiredFieldIsNamedWithFileAndLine() throws {
+        let dir = TempDir()
+        try "{\"question\": \"q\", \"answer\": \"#### 3\"}\n{\"question\": \"q\"}\n"
+            .write(toFile: dir.path("g.jsonl"), atomically: true, encoding: .utf8)
+        #expect(dataError { _ = try run(.gsm8k, dir.path("g.jsonl")) }?.description
+                == "\(dir.path("g.jsonl")):2: field \"answer\" missing")
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+
+/// A fresh temporary directory per test, removed when the test ends.
+final class ToolTempDir: @unchecked Sendable {
+    let root: URL
+    init() {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("restem-tool-\(UUID().uuidString)")
+        try! FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+    }
+    deinit { try? FileManager.default.removeItem(at: root) }
+
+    func path(_ name: String) -> String { root.appendingPathComponent(name).path }
+    func url(_ name: String) -> URL { root.appendingPathComponent(name) }
+    func contents() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []).sorted()
+    }
+}
+
+let sharedData = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("../shared/data").standardizedFileURL.path
+
+/// The built tools sit beside the test bundle in SwiftPM's build directory.
+func toolPath(_ name: String) -> String {
+    if name.hasPrefix("/") { return name }
+    let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    return executable.deletingLastPathComponent().appendingPathComponent(name).path
+}
+
+struct ToolResult {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs a tool to completion with stdout and stderr captured through files (no pipe deadlocks).
+func runTool(_ name: String, _ arguments: [String], stdin: String? = nil) throws -> ToolResult {
+    let scratch = ToolTempDir()
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: toolPath(name))
+    process.arguments = arguments
+    _ = FileManager.default.createFile(atPath: scratch.path("out"), contents: nil)
+    _ = FileManager.default.createFile(atPath: scratch.path("err"), contents: nil)
+    process.standardOutput = try FileHandle(forWritingTo: scratch.url("out"))
+    process.standardError = try FileHandle(forWritingTo: scratch.url("err"))
+    if let stdin {
+        try stdin.write(to: scratch.url("in"), atomically: true, encoding: .utf8)
+        process.standardInput = try FileHandle(forReadingFrom: scratch.url("in"))
+    } else {
+        process.standardInput = FileHandle.nullDevice
+    }
+    try process.run()
+    process.waitUntilExit()
+    return ToolResult(
+        status: process.terminationStatus,
+        stdout: try String(contentsOf: scratch.url("out"), encoding: .utf8),
+        stderr: try String(contentsOf: scratch.url("err"), encoding: .utf8))
+}
