@@ -1,1 +1,126 @@
-print("bench")
+// `make bench`: every figure beside a reference measured in the same run, because the machine
+// is shared and noisy. Each timing is the best of several repetitions.
+import Foundation
+import Formats
+import Model
+
+struct Row {
+    var name: String
+    var value: Double
+    var unit: String
+    var reference: String
+    var referenceValue: Double
+}
+
+
+func seconds(_ body: () throws -> Void) rethrows -> Double {
+    let start = DispatchTime.now().uptimeNanoseconds
+    try body()
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
+func best(of repetitions: Int = 3, _ body: () throws -> Void) rethrows -> Double {
+    var fastest = Double.infinity
+    for _ in 0..<repetitions { fastest = min(fastest, try seconds(body)) }
+    return fastest
+}
+
+func shell(_ command: String) throws {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/sh")
+    process.arguments = ["-c", command]
+    try process.run()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else { throw DataError("benchmark command failed: \(command)") }
+}
+
+// MARK: sgemm peak (the reference for every compute benchmark)
+
+func sgemmGFLOPs(size n: Int, threads: Int) -> Double {
+    BLAS.setThreads(threads)
+    let a = [Float](repeating: 0.5, count: n * n), b = [Float](repeating: 0.25, count: n * n)
+    var c = [Float](repeating: 0, count: n * n)
+    let time = best(of: 5) { BLAS.gemm(m: n, n: n, k: n, a: a, b: b, c: &c) }
+    return 2 * Double(n * n * n) / time / 1e9
+}
+
+func benchSgemm() -> [Row] {
+    let cores = ProcessInfo.processInfo.activeProcessorCount
+    let single = sgemmGFLOPs(size: 1024, threads: 1)
+    let all = sgemmGFLOPs(size: 1024, threads: cores)
+    return [Row(name: "sgemm 1024^3, \(cores) threads", value: all, unit: "GFLOP/s",
+                    reference: "1 thread", referenceValue: single)]
+}
+
+// MARK: shards
+
+/// GSM8K train imported and repeated to about 100 MB of JSONL, with unique ids.
+func benchShards(scratch: String) throws -> [Row] {
+    var problems: [Record] = []
+    _ = try Importer.run(.gsm8k, path: "../shared/data/gsm8k/train.jsonl") { problems.append($0) }
+    var records: [Record] = []
+    var copy = 0
+    var bytes = 0
+    while bytes < 100_000_000 {
+        for var record in problems {
+            record["id"] = .string("\(record.id!)#\(copy)")
+            bytes += record.jsonLine().utf8.count + 1
+            records.append(record)
+        }
+        copy += 1
+    }
+    let megabytes = Double(bytes) / 1e6
+    let zst = scratch + "/bench.jsonl.zst", plain = scratch + "/bench.jsonl"
+
+    func write(_ path: String) throws -> Double {
+        try best {
+            try writeShard(to: path) { writer in for record in records { try writer.write(record) } }
+        }
+    }
+    func read(_ path: String) throws -> Double {
+        try best {
+            let reader = try ShardReader(path: path)
+            var count = 0
+            while try reader.nextRecord() != nil { count += 1 }
+            precondition(count == records.count)
+        }
+    }
+
+    let writeZst = try write(zst)
+    let writePlain = try write(plain)
+    let zstdCompress = try best { try shell("zstd -q -3 -c '\(plain)' > /dev/null") }
+    let readZst = try read(zst)
+    let readPlain = try read(plain)
+    let zstdDecompress = try best { try shell("zstd -q -dc '\(zst)' > /dev/null") }
+    let lineCount = try best { try shell("wc -l '\(plain)' > /dev/null") }
+
+    let size = String(format: "%.0f MB JSONL", megabytes)
+    return [Row(name: "shard write .jsonl.zst (\(size))", value: megabytes / writeZst, unit: "MB/s",
+                    reference: "zstd -3 CLI", referenceValue: megabytes / zstdCompress),
+            Row(name: "shard write .jsonl", value: megabytes / writePlain, unit: "MB/s",
+                    reference: "zstd -3 CLI", referenceValue: megabytes / zstdCompress),
+            Row(name: "shard read+parse .jsonl.zst", value: megabytes / readZst, unit: "MB/s",
+                    reference: "zstd -dc alone", referenceValue: megabytes / zstdDecompress),
+            Row(name: "shard read+parse .jsonl", value: megabytes / readPlain, unit: "MB/s",
+                    reference: "wc -l", referenceValue: megabytes / lineCount)]
+}
+
+// MARK: main
+
+let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("restem-bench-\(getpid())").path
+try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(atPath: scratch) }
+
+let rows = benchSgemm() + (try benchShards(scratch: scratch))
+
+func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+func number(_ x: Double) -> String { x >= 100 ? String(format: "%.0f", x) : String(format: "%.1f", x) }
+
+print("| " + pad("benchmark", 42) + " | " + pad("value", 16) + " | " + pad("reference (same run)", 30) + " | ratio |")
+print("|" + String(repeating: "-", count: 44) + "|" + String(repeating: "-", count: 18) + "|" + String(repeating: "-", count: 32) + "|-------|")
+for row in rows {
+    let value = "\(number(row.value)) \(row.unit)"
+    let reference = "\(row.reference): \(number(row.referenceValue))"
+    print("| " + pad(row.name, 42) + " | " + pad(value, 16) + " | " + pad(reference, 30) + " | "
+          + pad(String(format: "%.2fx", row.value / row.referenceValue), 5) + " |")
+}
