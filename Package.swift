@@ -12,6 +12,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/attaswift/BigInt", from: "6.0.1"),
     ],
     targets: [
         // C libraries, each behind one Swift boundary file in the library that uses it.
@@ -26,6 +27,8 @@ let package = Package(
 
         .target(name: "Formats", dependencies: ["CZstd", "CArchive", "CSignalCleanup"]),
         .target(name: "Model", dependencies: ["COpenBLAS"]),
+        // Math answers: extraction and equivalence (exact rationals on BigInt).
+        .target(name: "MathVerify", dependencies: ["Formats", .product(name: "BigInt", package: "BigInt")]),
         // What every tool shares: error reporting, input resolution, progress display.
         .target(name: "ToolSupport", dependencies: [
             "Formats", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -38,6 +41,7 @@ let package = Package(
 
         .testTarget(name: "FormatsTests", dependencies: ["Formats"]),
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
+        .testTarget(name: "MathVerifyTests", dependencies: ["MathVerify", "Formats"]),
         .testTarget(name: "ShardsToolTests", dependencies: ["Formats"]),
     ],
     swiftLanguageModes: [.v6]
