@@ -54,12 +54,14 @@ struct Evaluator {
                   let n = Int(exactly: nr.numerator), let k = Int(exactly: kr.numerator),
                   (0...Self.maxFactorial).contains(n) else { return nil }
             guard (0...n).contains(k) else { return .exact(Rational(0)) }
-            var result = Rational(1)
-            for i in 0..<min(k, n - k) {
-                guard let step = result * Rational(n - i), let next = step / Rational(i + 1) else { return nil }
-                result = next
+            // One exact division of two products: no gcd per step.
+            let m = min(k, n - k)
+            var top = BigInt(1), bottom = BigInt(1)
+            for i in 0..<m {
+                top *= BigInt(n - i)
+                bottom *= BigInt(i + 1)
             }
-            return .exact(result)
+            return .exact(Rational(integer: top / bottom))
         case .root(let indexExpr, let a):
             guard let radicand = evaluate(a), let index = evaluate(indexExpr) else { return nil }
             if case .exact(let n) = index, n == Rational(2), case .exact(let r) = radicand, let root = r.exactSquareRoot() {
