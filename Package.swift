@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "shards", targets: ["Shards"]),
+        .executable(name: "verify", targets: ["Filter"]),
         .executable(name: "bench", targets: ["Bench"]),
         .library(name: "Formats", targets: ["Formats"]),
         .library(name: "Model", targets: ["Model"]),
@@ -29,6 +30,8 @@ let package = Package(
         .target(name: "Model", dependencies: ["COpenBLAS"]),
         // Math answers: extraction and equivalence (exact rationals on BigInt).
         .target(name: "MathVerify", dependencies: ["Formats", .product(name: "BigInt", package: "BigInt")]),
+        // The `verify` tool's library: scoring records, the per-problem cap, the summary.
+        .target(name: "Verify", dependencies: ["Formats", "MathVerify"]),
         // What every tool shares: error reporting, input resolution, progress display.
         .target(name: "ToolSupport", dependencies: [
             "Formats", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -37,11 +40,15 @@ let package = Package(
         .executableTarget(name: "Shards", dependencies: [
             "Formats", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .executableTarget(name: "Bench", dependencies: ["Formats", "Model"]),
+        .executableTarget(name: "Filter", dependencies: [
+            "Formats", "Verify", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "Bench", dependencies: ["Formats", "Model", "MathVerify"]),
 
         .testTarget(name: "FormatsTests", dependencies: ["Formats"]),
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
-        .testTarget(name: "MathVerifyTests", dependencies: ["MathVerify", "Formats"]),
+        .testTarget(name: "MathVerifyTests", dependencies: ["MathVerify", "Formats"], exclude: ["Fixtures"]),
+        .testTarget(name: "VerifyTests", dependencies: ["Verify", "Formats"]),
         .testTarget(name: "ShardsToolTests", dependencies: ["Formats"]),
     ],
     swiftLanguageModes: [.v6]

@@ -42,3 +42,20 @@ public struct ShardSelection: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { "\(index)/\(count)" }
 }
+
+/// A 64-bit hash of strings that is the same on every platform and run: FNV-1a over the
+/// parts (each followed by a 0 byte, so ("ab","c") != ("a","bc")) and a splitmix64 finalizer.
+/// Random choices that must not depend on thread timing or batch size derive from it.
+public func stableHash(_ parts: String...) -> UInt64 {
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    for part in parts {
+        for byte in part.utf8 {
+            hash ^= UInt64(byte)
+            hash &*= 0x100_0000_01b3
+        }
+        hash &*= 0x100_0000_01b3
+    }
+    hash = (hash ^ (hash >> 30)) &* 0xbf58_476d_1ce4_e5b9
+    hash = (hash ^ (hash >> 27)) &* 0x94d0_49bb_1331_11eb
+    return hash ^ (hash >> 31)
+}

@@ -1,0 +1,104 @@
+import ArgumentParser
+import Dispatch
+import Formats
+import ToolSupport
+import Verify
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct VerifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Score sample shards: add reward, verdict and extracted to every record.",
+        discussion: """
+            Math records (task "math") are correct when the completion's final answer (last \
+            \\boxed{}, '#### N', 'The answer is X', or Minerva's 'Final Answer: ...') is \
+            mathematically equal to the record's answer. Verdicts: correct, wrong_answer, \
+            no_answer. A summary (verdict counts, pass rate, problems solved) goes to stderr.
+
+            Examples:
+              verify samples.jsonl.zst -o verdicts.jsonl.zst
+              verify samples.jsonl.zst --keep correct --cap 10 --seed 1 -o kept.jsonl.zst
+              generate ... -o - | verify - --keep correct | shards count
+            """)
+
+    enum Keep: String, ExpressibleByArgument, CaseIterable {
+        case all, correct
+    }
+
+    @Argument(help: "Sample shards ('-' for stdin; stdin when none are given).")
+    var files: [String] = []
+    @Option(name: .shortAndLong, help: "Output shard ('-' for stdout).") var output = "-"
+    @Option(help: "Which records to write: all, or only correct ones.") var keep: Keep = .all
+    @Option(help: "With --keep correct: at most N correct samples per problem id, distinct solutions first.")
+    var cap: Int?
+    @Option(help: "Seed for the --cap choice.") var seed: UInt64 = 0
+    @Option(help: "Worker threads for checking.") var jobs: Int = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+
+    func validate() throws {
+        if let cap, cap < 1 { throw ValidationError("--cap must be at least 1") }
+        if cap != nil, keep != .correct { throw ValidationError("--cap selects among correct samples; add --keep correct") }
+        if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+    }
+
+    func run() throws {
+        try reportingDataErrors(tool: "verify") {
+            let inputs = try resolveInputs(files)
+            let verifier = Verifier()
+            var summary = VerifySummary()
+            var capped = cap.map { CapSelection(cap: $0, seed: seed) }
+            let progress = ProgressLine("verifying")
+            try writeShard(to: output) { writer in
+                for path in inputs {
+                    let reader = try ShardReader(path: path)
+                    var batch: [Record] = []
+                    var firstLine = 1
+                    func flush() throws {
+                        let scored: [Record]
+                        do {
+                            scored = try verifier.score(batch: batch, jobs: jobs)
+                        } catch let error as DataError {
+                            // Re-run serially to name the exact line of the first bad record.
+                            for (offset, record) in batch.enumerated() {
+                                do { _ = try verifier.score(record) } catch let inner as DataError {
+                                    throw inner.located("\(reader.name):\(firstLine + offset)")
+                                }
+                            }
+                            throw error
+                        }
+                        for record in scored {
+                            summary.add(record)
+                            guard keep == .all || record["reward"]?.intValue == 1 else { continue }
+                            if capped != nil {
+                                guard let id = record.id else { throw DataError("field \"id\" missing (needed by --cap)") }
+                                capped!.add(record, id: id)
+                            } else {
+                                try writer.write(record)
+                                summary.kept += 1
+                            }
+                        }
+                        progress.advance(by: batch.count)
+                        batch.removeAll(keepingCapacity: true)
+                    }
+                    while let record = try reader.nextRecord() {
+                        if batch.isEmpty { firstLine = reader.lineNumber }
+                        batch.append(record)
+                        if batch.count == 1024 { try flush() }
+                    }
+                    if !batch.isEmpty { try flush() }
+                }
+                if let capped {
+                    for record in capped.selected() {
+                        try writer.write(record)
+                        summary.kept += 1
+                    }
+                }
+            }
+            progress.finish()
+            summary.lines().forEach(printError)
+        }
+    }
+}

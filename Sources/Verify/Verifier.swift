@@ -1,0 +1,57 @@
+import Dispatch
+import Formats
+import MathVerify
+
+/// Scores one sample record: adds `reward`, `verdict` and (for math) `extracted`, keeping every
+/// other field. Fails with a DataError naming the missing field for records it cannot score.
+public struct Verifier: Sendable {
+    public init() {}
+
+    public func score(_ record: Record) throws -> Record {
+        let task = record.task ?? (record["answer"] != nil ? "math" : nil)
+        switch task {
+        case "math":
+            let completion = try record.string("completion")
+            guard let answer = record["answer"] else { throw DataError("field \"answer\" missing") }
+            // GSM8K-style integer answers may be JSON numbers.
+            let reference: String
+            if case .number(let n) = answer { reference = n.text } else { reference = try record.string("answer") }
+            let result = MathChecker.check(completion: completion, reference: reference)
+            var scored = record
+            scored["reward"] = .number(JSONNumber(result.reward))
+            scored["verdict"] = .string(result.verdict.rawValue)
+            scored["extracted"] = result.extracted.map(JSON.string) ?? .null
+            return scored
+        case "code":
+            throw DataError("task \"code\" is not supported by this build of verify (math only so far)")
+        case nil:
+            throw DataError("field \"task\" missing (and no \"answer\" to infer a math task)")
+        case let other?:
+            throw DataError("unknown task \"\(other)\" (expected \"math\" or \"code\")")
+        }
+    }
+
+    /// Scores a batch on `jobs` threads; results keep the input order. The first failing record
+    /// (in input order) decides the error, so errors are reproducible too.
+    public func score(batch: [Record], jobs: Int) throws -> [Record] {
+        if jobs <= 1 || batch.count < 2 { return try batch.map(score) }
+        let results = UnsafeResults(count: batch.count)
+        let chunks = min(jobs * 4, batch.count)
+        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+            let range = (batch.count * chunk / chunks)..<(batch.count * (chunk + 1) / chunks)
+            for i in range {
+                results.set(i, Result { try score(batch[i]) })
+            }
+        }
+        return try results.values.map { try $0!.get() }
+    }
+}
+
+/// Slots written by disjoint index ranges from concurrent workers.
+private final class UnsafeResults: @unchecked Sendable {
+    var values: [Result<Record, Error>?]
+    init(count: Int) { values = Array(repeating: nil, count: count) }
+    func set(_ index: Int, _ value: Result<Record, Error>) {
+        values.withUnsafeMutableBufferPointer { $0[index] = value }
+    }
+}

@@ -1,0 +1,49 @@
+import Foundation
+import Testing
+
+/// End-to-end tests of the `verify` executable.
+@Suite struct VerifyToolTests {
+    let dir = ToolTempDir()
+
+    /// GSM8K test problems with their reference solutions as completions, plus a wrong and an
+    /// empty completion each.
+    func makeSamples() throws -> String {
+        let problems = dir.path("t.jsonl.zst"), samples = dir.path("s.jsonl")
+        _ = try runTool("shards", ["import", "gsm8k", "\(sharedData)/gsm8k/test.jsonl", "-o", problems])
+        let jq = #". + {completion: .solution, sample: 0}, . + {completion: "so \\boxed{-1}", sample: 1}, . + {completion: "no idea", sample: 2}"#
+        let result = try runTool("/bin/sh", ["-c", "zstdcat '\(problems)' | jq -c '\(jq)' > '\(samples)'"])
+        #expect(result.status == 0)
+        return samples
+    }
+
+    @Test func scoresGSM8KReferenceSolutions() throws {
+        let samples = try makeSamples()
+        let out = dir.path("v.jsonl.zst")
+        let result = try runTool("verify", [samples, "-o", out, "--jobs", "2"])
+        #expect(result.status == 0)
+        #expect(result.stderr.contains("verified 3957 samples: correct 1319, no_answer 1319, wrong_answer 1319"), "\(result.stderr)")
+        #expect(result.stderr.contains("problems solved 1319/1319"))
+        let serial = try runTool("verify", [samples, "-o", dir.path("v1.jsonl.zst"), "--jobs", "1"])
+        #expect(serial.status == 0)
+        #expect(FileManager.default.contentsEqual(atPath: out, andPath: dir.path("v1.jsonl.zst")))
+    }
+
+    @Test func keepCorrectWithCap() throws {
+        let samples = try makeSamples()
+        let kept = try runTool("verify", [samples, "--keep", "correct", "--cap", "1"])
+        #expect(kept.status == 0)
+        let lines = kept.stdout.split(separator: "\n")
+        #expect(lines.count == 1319)
+        #expect(lines.allSatisfy { $0.contains(#""reward":1,"verdict":"correct""#) })
+    }
+
+    @Test func badRecordsFailWithFileAndLine() throws {
+        try "{\"id\":\"a\",\"task\":\"math\",\"answer\":\"1\",\"completion\":\"\\\\boxed{1}\"}\n{\"id\":\"b\",\"task\":\"math\",\"answer\":\"1\"}\n"
+            .write(to: dir.url("bad.jsonl"), atomically: true, encoding: .utf8)
+        let result = try runTool("verify", [dir.path("bad.jsonl"), "-o", dir.path("out.jsonl.zst")])
+        #expect(result.status == 1)
+        #expect(result.stderr == "verify: \(dir.path("bad.jsonl")):2: field \"completion\" missing\n")
+        #expect(!dir.contents().contains { $0.hasPrefix("out") })
+        #expect(try runTool("verify", [dir.path("bad.jsonl"), "--cap", "2"]).status == 64)
+    }
+}
