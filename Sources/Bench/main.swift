@@ -2,6 +2,7 @@
 // is shared and noisy. Each timing is the best of several repetitions.
 import Foundation
 import Formats
+import MathVerify
 import Model
 
 struct Row {
@@ -105,22 +106,106 @@ func benchShards(scratch: String) throws -> [Row] {
                     reference: "wc -l", referenceValue: megabytes / lineCount)]
 }
 
+// MARK: math verification
+
+/// MATH500: each reference solution against its own answer (500 correct pairs) and against the
+/// next problem's answer (500 mostly wrong pairs), checked single-threaded by our checker and
+/// by math-verify from PyPI (installed under .build/ on first use) in the same run.
+func benchMath(scratch: String) throws -> [Row] {
+    var problems: [Record] = []
+    _ = try Importer.run(.math, path: "../shared/data/math500/test.jsonl") { problems.append($0) }
+    let solutions = problems.map { $0["solution"]!.stringValue! }, answers = problems.map { $0["answer"]!.stringValue! }
+    let pairs = solutions.indices.map { (solutions[$0], answers[$0]) }
+        + solutions.indices.map { (solutions[$0], answers[($0 + 1) % answers.count]) }
+
+    var rows = try compareWithMathVerify(name: "math check, MATH500 pairs, 1 thread", pairs: pairs, labels: nil, scratch: scratch)
+
+    // The project's labelled table: every normalization and structure rule, and the traps.
+    let table = try String(contentsOfFile: "Tests/MathVerifyTests/Fixtures/equivalence.tsv", encoding: .utf8)
+    var labelled: [(String, String)] = []
+    var labels: [Bool] = []
+    for line in table.split(separator: "\n") where !line.hasPrefix("#") {
+        let columns = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+        guard columns.count == 4 else { continue }
+        // As completions: the candidate answer boxed, the way a model states it.
+        labelled.append(("The answer is $\\boxed{\(columns[1])}$.", columns[2]))
+        labels.append(columns[0] == "1")
+    }
+    rows += try compareWithMathVerify(name: "math check, \(labelled.count) labelled pairs, 1 thread", pairs: labelled,
+                                      labels: labels, scratch: scratch)
+    return rows
+}
+
+func compareWithMathVerify(name: String, pairs: [(String, String)], labels: [Bool]?, scratch: String) throws -> [Row] {
+    var ours: [Bool] = []
+    let time = best {
+        ours = pairs.map { MathChecker.check(completion: $0.0, reference: $0.1).verdict == .correct }
+    }
+    let rate = Double(pairs.count) / time
+    let pairsFile = scratch + "/pairs.jsonl"
+    try writeShard(to: pairsFile) { writer in
+        for (completion, reference) in pairs {
+            try writer.write(Record(["completion": .string(completion), "reference": .string(reference)]))
+        }
+    }
+    guard let peer = try? runMathVerify(pairsFile: pairsFile, scratch: scratch) else {
+        return [Row(name: name, value: rate, unit: "checks/s", reference: "math-verify unavailable", referenceValue: .nan)]
+    }
+    var message = "\(name): ours \(ours.filter { $0 }.count) correct, math-verify \(peer.verdicts.filter { $0 }.count); "
+        + "they agree on \(zip(ours, peer.verdicts).filter { $0 == $1 }.count)/\(pairs.count)"
+    if let labels {
+        message += "; matching the labels: ours \(zip(ours, labels).filter { $0 == $1 }.count), "
+            + "math-verify \(zip(peer.verdicts, labels).filter { $0 == $1 }.count)"
+    }
+    printError(message)
+    return [Row(name: name, value: rate, unit: "checks/s", reference: "math-verify (PyPI)",
+                referenceValue: Double(pairs.count) / peer.seconds)]
+}
+
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+func runMathVerify(pairsFile: String, scratch: String) throws -> (seconds: Double, verdicts: [Bool]) {
+    let packages = FileManager.default.currentDirectoryPath + "/.build/bench-python"
+    if !FileManager.default.fileExists(atPath: packages + "/math_verify") {
+        try shell("python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target '\(packages)' math-verify >&2")
+    }
+    let script = scratch + "/math_verify_bench.py"
+    try """
+        import json, sys, time
+        from math_verify import parse, verify
+        pairs = [json.loads(line) for line in open(sys.argv[1])]
+        start = time.perf_counter()
+        verdicts = [bool(verify(parse("$" + p["reference"] + "$"), parse(p["completion"]))) for p in pairs]
+        print(json.dumps({"seconds": time.perf_counter() - start, "verdicts": verdicts}))
+        """.write(toFile: script, atomically: true, encoding: .utf8)
+    let output = scratch + "/math_verify.json"
+    try shell("PYTHONPATH='\(packages)' python3 '\(script)' '\(pairsFile)' > '\(output)'")
+    let result = try JSON.parse(String(contentsOfFile: output, encoding: .utf8))
+    guard let seconds = result.objectValue?["seconds"]?.doubleValue,
+          let verdicts = result.objectValue?["verdicts"]?.arrayValue?.compactMap(\.boolValue) else {
+        throw DataError("unexpected math-verify output")
+    }
+    return (seconds, verdicts)
+}
+
 // MARK: main
 
 let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("restem-bench-\(getpid())").path
 try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
 defer { try? FileManager.default.removeItem(atPath: scratch) }
 
-let rows = benchSgemm() + (try benchShards(scratch: scratch))
+let rows = benchSgemm() + (try benchShards(scratch: scratch)) + (try benchMath(scratch: scratch))
 
 func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
 func number(_ x: Double) -> String { x >= 100 ? String(format: "%.0f", x) : String(format: "%.1f", x) }
 
-print("| " + pad("benchmark", 42) + " | " + pad("value", 16) + " | " + pad("reference (same run)", 30) + " | ratio |")
-print("|" + String(repeating: "-", count: 44) + "|" + String(repeating: "-", count: 18) + "|" + String(repeating: "-", count: 32) + "|-------|")
+print("| " + pad("benchmark", 52) + " | " + pad("value", 18) + " | " + pad("reference (same run)", 30) + " | ratio |")
+print("|" + String(repeating: "-", count: 54) + "|" + String(repeating: "-", count: 20) + "|" + String(repeating: "-", count: 32) + "|-------|")
 for row in rows {
     let value = "\(number(row.value)) \(row.unit)"
     let reference = "\(row.reference): \(number(row.referenceValue))"
-    print("| " + pad(row.name, 42) + " | " + pad(value, 16) + " | " + pad(reference, 30) + " | "
+    print("| " + pad(row.name, 52) + " | " + pad(value, 18) + " | " + pad(reference, 30) + " | "
           + pad(String(format: "%.2fx", row.value / row.referenceValue), 5) + " |")
 }
