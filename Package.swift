@@ -23,6 +23,8 @@ let package = Package(
                        providers: [.apt(["libarchive-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
+        // fork/exec with namespaces, rlimits and dropped privileges for untrusted programs.
+        .target(name: "CSandbox"),
         // Async-signal-safe removal of temporary files on SIGINT/SIGTERM.
         .target(name: "CSignalCleanup"),
 
@@ -31,7 +33,9 @@ let package = Package(
         // Math answers: extraction and equivalence (exact rationals on BigInt).
         .target(name: "MathVerify", dependencies: ["Formats", .product(name: "BigInt", package: "BigInt")]),
         // The `verify` tool's library: scoring records, the per-problem cap, the summary.
-        .target(name: "Verify", dependencies: ["Formats", "MathVerify"]),
+        // Code answers: the sandbox and the test harnesses.
+        .target(name: "CodeVerify", dependencies: ["Formats", "CSandbox"]),
+        .target(name: "Verify", dependencies: ["Formats", "MathVerify", "CodeVerify"]),
         // What every tool shares: error reporting, input resolution, progress display.
         .target(name: "ToolSupport", dependencies: [
             "Formats", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -49,6 +53,7 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
         .testTarget(name: "MathVerifyTests", dependencies: ["MathVerify", "Formats"], exclude: ["Fixtures"]),
         .testTarget(name: "VerifyTests", dependencies: ["Verify", "Formats"]),
+        .testTarget(name: "CodeVerifyTests", dependencies: ["CodeVerify", "Formats"]),
         .testTarget(name: "ShardsToolTests", dependencies: ["Formats"]),
     ],
     swiftLanguageModes: [.v6]

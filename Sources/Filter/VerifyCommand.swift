@@ -1,4 +1,5 @@
 import ArgumentParser
+import CodeVerify
 import Dispatch
 import Formats
 import ToolSupport
@@ -19,9 +20,18 @@ struct VerifyCommand: ParsableCommand {
             mathematically equal to the record's answer. Verdicts: correct, wrong_answer, \
             no_answer. A summary (verdict counts, pass rate, problems solved) goes to stderr.
 
+            Code records (task "code") run their tests (tests.python with entry_point, \
+            tests.call, or tests.stdio) in a sandbox: one Python process per program in a fresh \
+            temporary directory, its own process group, PID, network and mount namespaces, \
+            limits on CPU, memory, file size, open files and processes, a wall-clock timeout, \
+            and (as root) the unprivileged user nobody. Verdicts: correct, wrong_answer, \
+            runtime_error, compile_error, timeout, memory_limit, output_limit, with the failing \
+            test and a stderr tail in "details". What isolation was available is printed.
+
             Examples:
               verify samples.jsonl.zst -o verdicts.jsonl.zst
               verify samples.jsonl.zst --keep correct --cap 10 --seed 1 -o kept.jsonl.zst
+              verify humaneval-samples.jsonl.zst --timeout 5 --memory 512 -o verdicts.jsonl.zst
               generate ... -o - | verify - --keep correct | shards count
             """)
 
@@ -36,18 +46,28 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: "With --keep correct: at most N correct samples per problem id, distinct solutions first.")
     var cap: Int?
     @Option(help: "Seed for the --cap choice.") var seed: UInt64 = 0
+    @Option(help: "Wall-clock seconds per program (code).") var timeout: Double = 10
+    @Option(help: "Address-space limit per program in MB (code).") var memory: Int = 1024
+    @Option(help: "Python interpreter for code (default: /usr/bin/python3, else python3 on PATH).")
+    var python: String?
     @Option(help: "Worker threads for checking.") var jobs: Int = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
 
     func validate() throws {
         if let cap, cap < 1 { throw ValidationError("--cap must be at least 1") }
         if cap != nil, keep != .correct { throw ValidationError("--cap selects among correct samples; add --keep correct") }
         if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+        if timeout <= 0 { throw ValidationError("--timeout must be positive") }
+        if memory < 64 { throw ValidationError("--memory must be at least 64 (MB)") }
     }
 
     func run() throws {
         try reportingDataErrors(tool: "verify") {
             let inputs = try resolveInputs(files)
-            let verifier = Verifier()
+            var limits = SandboxLimits()
+            limits.wallSeconds = timeout
+            limits.memoryBytes = memory << 20
+            let interpreter = python ?? CodeChecker.defaultPython()
+            let verifier = Verifier(code: interpreter.map { CodeChecker(python: $0, limits: limits) })
             var summary = VerifySummary()
             var capped = cap.map { CapSelection(cap: $0, seed: seed) }
             let progress = ProgressLine("verifying")
@@ -99,6 +119,10 @@ struct VerifyCommand: ParsableCommand {
             }
             progress.finish()
             summary.lines().forEach(printError)
+            if summary.verdicts.keys.contains(where: { !["correct", "wrong_answer", "no_answer"].contains($0) })
+                || summary.sawCode {
+                printError(SandboxPolicy.current.summary)
+            }
         }
     }
 }

@@ -1,3 +1,4 @@
+import CodeVerify
 import Dispatch
 import Formats
 import MathVerify
@@ -5,7 +6,12 @@ import MathVerify
 /// Scores one sample record: adds `reward`, `verdict` and (for math) `extracted`, keeping every
 /// other field. Fails with a DataError naming the missing field for records it cannot score.
 public struct Verifier: Sendable {
-    public init() {}
+    /// The sandboxed checker for `task: "code"` records (nil: no Python interpreter found).
+    public let code: CodeChecker?
+
+    public init(code: CodeChecker? = CodeChecker.defaultPython().map { CodeChecker(python: $0) }) {
+        self.code = code
+    }
 
     public func score(_ record: Record) throws -> Record {
         let task = record.task ?? (record["answer"] != nil ? "math" : nil)
@@ -23,7 +29,13 @@ public struct Verifier: Sendable {
             scored["extracted"] = result.extracted.map(JSON.string) ?? .null
             return scored
         case "code":
-            throw DataError("task \"code\" is not supported by this build of verify (math only so far)")
+            guard let code else { throw DataError("task \"code\" needs python3 (none found; give --python PATH)") }
+            let result = try code.check(record)
+            var scored = record
+            scored["reward"] = .number(JSONNumber(result.reward))
+            scored["verdict"] = .string(result.verdict.rawValue)
+            if !result.details.entries.isEmpty { scored["details"] = .object(result.details) }
+            return scored
         case nil:
             throw DataError("field \"task\" missing (and no \"answer\" to infer a math task)")
         case let other?:

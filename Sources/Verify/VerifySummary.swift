@@ -8,11 +8,13 @@ public struct VerifySummary {
     private var solved = Set<String>()
     private var problems = Set<String>()
     public var kept = 0
+    public private(set) var sawCode = false
 
     public init() {}
 
     public mutating func add(_ scored: Record) {
         samples += 1
+        if scored.task == "code" { sawCode = true }
         let verdict = scored["verdict"]?.stringValue ?? "?"
         verdicts[verdict, default: 0] += 1
         if let id = scored.id {
