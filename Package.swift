@@ -47,7 +47,7 @@ let package = Package(
         .executableTarget(name: "Filter", dependencies: [
             "Formats", "Verify", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .executableTarget(name: "Bench", dependencies: ["Formats", "Model", "MathVerify"]),
+        .executableTarget(name: "Bench", dependencies: ["Formats", "Model", "MathVerify", "CodeVerify", "Verify"]),
 
         .testTarget(name: "FormatsTests", dependencies: ["Formats"]),
         .testTarget(name: "ModelTests", dependencies: ["Model"]),

@@ -2,7 +2,9 @@
 // is shared and noisy. Each timing is the best of several repetitions.
 import Foundation
 import Formats
+import CodeVerify
 import MathVerify
+import Verify
 import Model
 
 struct Row {
@@ -190,13 +192,52 @@ func runMathVerify(pairsFile: String, scratch: String) throws -> (seconds: Doubl
     return (seconds, verdicts)
 }
 
+// MARK: code verification
+
+/// HumanEval's canonical solutions through the sandbox at 1 and 2 jobs, beside the bare cost
+/// of starting the same interpreter with `-c pass` as many times, one after another.
+func benchCode() throws -> [Row] {
+    guard let python = CodeChecker.defaultPython() else { return [] }
+    var problems: [Record] = []
+    _ = try Importer.run(.humaneval, path: "../shared/data/humaneval/HumanEval.jsonl.gz") { problems.append($0) }
+    let samples = problems.map { problem -> Record in
+        var record = problem
+        record["completion"] = problem["solution"]
+        return record
+    }
+    let verifier = Verifier(code: CodeChecker(python: python))
+    var rows: [Row] = []
+    let bare = try seconds {
+        // posix_spawn, not Foundation's Process (which costs ~50 ms a launch here).
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup(python), strdup("-S"), strdup("-c"), strdup("pass"), nil]
+        defer { argv.forEach { free($0) } }
+        for _ in samples {
+            var pid: pid_t = 0
+            guard posix_spawn(&pid, python, nil, nil, argv, environ) == 0 else { throw DataError("cannot start \(python)") }
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+        }
+    }
+    for jobs in [1, 2] {
+        var correct = 0
+        let time = try seconds {
+            correct = try verifier.score(batch: samples, jobs: jobs).filter { $0["reward"]?.intValue == 1 }.count
+        }
+        precondition(correct == samples.count, "canonical HumanEval solutions failed: \(samples.count - correct)")
+        rows.append(Row(name: "code check, HumanEval canonical, --jobs \(jobs)", value: Double(samples.count) / time,
+                        unit: "programs/s", reference: "python3 -c pass, serial", referenceValue: Double(samples.count) / bare))
+    }
+    printError(SandboxPolicy.current.summary)
+    return rows
+}
+
 // MARK: main
 
 let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("restem-bench-\(getpid())").path
 try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
 defer { try? FileManager.default.removeItem(atPath: scratch) }
 
-let rows = benchSgemm() + (try benchShards(scratch: scratch)) + (try benchMath(scratch: scratch))
+let rows = benchSgemm() + (try benchShards(scratch: scratch)) + (try benchMath(scratch: scratch)) + (try benchCode())
 
 func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
 func number(_ x: Double) -> String { x >= 100 ? String(format: "%.0f", x) : String(format: "%.1f", x) }

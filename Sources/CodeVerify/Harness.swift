@@ -13,7 +13,7 @@
 ///   `__eq__` always answers True compares like anything else it is not;
 /// - exiting early (`sys.exit`, `os._exit`) or killing the process leaves no secret report.
 let harnessSource = #"""
-import builtins, json, os, sys, traceback
+import builtins, json, os, sys
 
 def _harness():
     write, dumps, loads, fdopen = os.write, json.dumps, json.loads, os.fdopen
@@ -21,7 +21,7 @@ def _harness():
     int_, float_, str_, bool_, complex_, bytes_ = int, float, str, bool, complex, bytes
     issubclass_, callable_, len_, range_, repr_ = issubclass, callable, len, range, repr
     AssertionError_, MemoryError_, BaseException_ = AssertionError, MemoryError, BaseException
-    format_exc, extract_tb, exc_info = traceback.format_exc, traceback.extract_tb, sys.exc_info
+    exc_info = sys.exc_info
     job = loads(sys.stdin.read())
     sys.stdin = open(os.devnull)
     secret = os.read(3, 256).decode()
@@ -42,9 +42,12 @@ def _harness():
             message["secret"] = secret
         write(4, (dumps(message) + "\n").encode())
 
+    # traceback is imported only on failure paths (it costs ~15 ms per program to import);
+    # whatever the candidate did to it can only change how a failure is described.
     def tail():
         restore_builtins()
-        return format_exc()[-800:]
+        import traceback
+        return traceback.format_exc()[-800:]
 
     class NonPlain:
         __slots__ = ()
@@ -120,7 +123,8 @@ def _harness():
             tests["check"](candidate)
         except AssertionError_:
             restore_builtins()
-            frames = [f for f in extract_tb(exc_info()[2]) if f.filename == "tests.py"]
+            import traceback
+            frames = [f for f in traceback.extract_tb(exc_info()[2]) if f.filename == "tests.py"]
             lines = job["tests"].split("\n")
             where = "an assertion failed"
             if frames and 0 < frames[-1].lineno <= len_(lines):

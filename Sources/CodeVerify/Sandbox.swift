@@ -16,6 +16,8 @@ public struct SandboxLimits: Sendable {
     public var processes: Int = 64
     /// stdout + stderr; past it the program is killed (`output_limit`).
     public var outputBytes: Int = 1 << 20
+    /// Where each run's fresh working directory is made (and removed afterwards).
+    public var temporaryRoot = "/tmp"
 
     public init() {}
 
@@ -72,7 +74,7 @@ public enum Sandbox {
     public static func run(executable: String, arguments: [String], environment: [String: String],
                            files: [String: String], stdin: [UInt8], secret: [UInt8] = [],
                            limits: SandboxLimits, policy: SandboxPolicy = .current) throws -> SandboxOutcome {
-        var template = Array("/tmp/restem-sandbox-XXXXXX".utf8CString)
+        var template = Array("\(limits.temporaryRoot)/restem-sandbox-XXXXXX".utf8CString)
         guard let dirPointer = mkdtemp(&template) else { throw DataError("sandbox: cannot create a temporary directory") }
         let directory = String(cString: dirPointer)
         defer { removeTree(directory) }
@@ -174,7 +176,8 @@ public enum Sandbox {
             }
             let wait = Int32(max(1, min(50, ((exited ? drainDeadline : deadline) - now) * 1000)))
             if polls.isEmpty {
-                usleep(UInt32(wait) * 1000)
+                // Output closed but the process not yet reaped: check again very soon.
+                usleep(1000)
             } else {
                 _ = poll(&polls, nfds_t(polls.count), wait)
             }

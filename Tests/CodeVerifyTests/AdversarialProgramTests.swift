@@ -8,12 +8,21 @@ import Testing
 @Suite(.serialized) struct AdversarialProgramTests {
     let marker = "rstm\(UInt32.random(in: 0..<1_000_000))"
 
-    /// Runs a program with a 2-second wall clock and checks it finished within 6 seconds.
+    /// Runs a program with a 2-second wall clock and checks that it finished within 6 seconds
+    /// and that its working directory is gone.
     func verdict(_ program: String, tests: String? = nil) throws -> CodeVerdict {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("\(marker)-sandboxes").path
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        var limits = SandboxLimits()
+        limits.wallSeconds = 2
+        limits.memoryBytes = 512 << 20
+        limits.temporaryRoot = root
         let started = Date()
         let record = tests.map { functionTask(program, tests: $0) } ?? functionTask(program)
-        let result = try checker(timeout: 2).check(record)
+        let result = try CodeChecker(python: CodeChecker.defaultPython()!, limits: limits).check(record)
         #expect(Date().timeIntervalSince(started) < 6, "took \(Date().timeIntervalSince(started)) s")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root).isEmpty)
         return result.verdict
     }
 

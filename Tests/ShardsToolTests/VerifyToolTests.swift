@@ -47,3 +47,23 @@ import Testing
         #expect(try runTool("verify", [dir.path("bad.jsonl"), "--cap", "2"]).status == 64)
     }
 }
+
+/// `verify` on HumanEval through the command line: canonical solutions all pass, empty bodies
+/// none, and the summary says what isolation the sandbox had.
+@Suite struct VerifyCodeToolTests {
+    let dir = ToolTempDir()
+
+    @Test func humanEvalThroughTheTool() throws {
+        let problems = dir.path("h.jsonl.zst"), samples = dir.path("s.jsonl")
+        #expect(try runTool("shards", ["import", "humaneval", "\(sharedData)/humaneval/HumanEval.jsonl.gz", "-o", problems]).status == 0)
+        let jq = #". + {completion: .solution, sample: 0}, . + {completion: "    pass\n", sample: 1}"#
+        #expect(try runTool("/bin/sh", ["-c", "zstdcat '\(problems)' | jq -c '\(jq)' > '\(samples)'"]).status == 0)
+        let result = try runTool("verify", [samples, "--jobs", "2", "--timeout", "10", "-o", dir.path("v.jsonl.zst")])
+        #expect(result.status == 0)
+        #expect(result.stderr.contains("verified 328 samples: correct 164"), "\(result.stderr)")
+        #expect(result.stderr.contains("problems solved 164/164"))
+        #expect(result.stderr.contains("sandbox: "))
+        let kept = try runTool("/bin/sh", ["-c", "zstdcat '\(dir.path("v.jsonl.zst"))' | jq -c 'select(.reward == 1) | .sample' | sort -u"])
+        #expect(kept.stdout == "0\n")
+    }
+}
