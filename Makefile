@@ -41,7 +41,8 @@ bench: deps
 # The pipeline so far: import the shipped datasets into problem shards, then score the human
 # reference solutions with `verify` as if a model had written them (a checker self-test:
 # every one should be correct).
-all: data $(OUT)/gsm8k-test.reference-verdicts.jsonl.zst $(OUT)/math500.reference-verdicts.jsonl.zst
+all: data $(OUT)/gsm8k-test.reference-verdicts.jsonl.zst $(OUT)/math500.reference-verdicts.jsonl.zst \
+     $(OUT)/humaneval.reference-verdicts.jsonl.zst
 
 data: $(OUT)/gsm8k-train.jsonl.zst $(OUT)/gsm8k-test.jsonl.zst $(OUT)/math500.jsonl.zst $(OUT)/humaneval.jsonl.zst
 	@for f in $^; do echo "== $$f"; $(BIN)/shards stats $$f; done
