@@ -49,7 +49,7 @@ let package = Package(
         ]),
         .executableTarget(name: "Bench", dependencies: ["Formats", "Model", "MathVerify", "CodeVerify", "Verify"]),
 
-        .testTarget(name: "FormatsTests", dependencies: ["Formats"]),
+        .testTarget(name: "FormatsTests", dependencies: ["Formats"], exclude: ["Fixtures"]),
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
         .testTarget(name: "MathVerifyTests", dependencies: ["MathVerify", "Formats"], exclude: ["Fixtures"]),
         .testTarget(name: "VerifyTests", dependencies: ["Verify", "Formats"]),
