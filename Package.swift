@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "CSignalCleanup"),
 
         .target(name: "Formats", dependencies: ["CZstd", "CArchive", "CSignalCleanup"]),
-        .target(name: "Model", dependencies: ["COpenBLAS"]),
+        .target(name: "Model", dependencies: ["COpenBLAS", "Formats"]),
         // Math answers: extraction and equivalence (exact rationals on BigInt).
         .target(name: "MathVerify", dependencies: ["Formats", .product(name: "BigInt", package: "BigInt")]),
         // The `verify` tool's library: scoring records, the per-problem cap, the summary.
@@ -50,7 +50,7 @@ let package = Package(
         .executableTarget(name: "Bench", dependencies: ["Formats", "Model", "MathVerify", "CodeVerify", "Verify"]),
 
         .testTarget(name: "FormatsTests", dependencies: ["Formats"], exclude: ["Fixtures"]),
-        .testTarget(name: "ModelTests", dependencies: ["Model"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "Formats"], exclude: ["Fixtures"]),
         .testTarget(name: "MathVerifyTests", dependencies: ["MathVerify", "Formats"], exclude: ["Fixtures"]),
         .testTarget(name: "VerifyTests", dependencies: ["Verify", "Formats"]),
         .testTarget(name: "CodeVerifyTests", dependencies: ["CodeVerify", "Formats"]),
