@@ -1,0 +1,265 @@
+import Foundation
+
+// The layers of the three architectures, forward and backward, on row-major Float buffers.
+// Shapes are in the names: `x_NC` is N rows (tokens) of C channels. Backward functions
+// accumulate (+=) into parameter gradients and overwrite input gradients unless noted, the
+// convention llm.c uses. Matrix products go through BLAS with all N rows at once.
+
+public typealias Buffer = UnsafeMutablePointer<Float>
+public typealias ConstBuffer = UnsafePointer<Float>
+
+public enum Kernels {
+    // MARK: linear: y = x W^T + b, W stored [out, in] (the Hugging Face nn.Linear layout)
+
+    public static func linearForward(y_NO: Buffer, x_NI: ConstBuffer, w_OI: ConstBuffer, b_O: ConstBuffer?, n: Int, i: Int, o: Int) {
+        BLAS.gemm(m: n, n: o, k: i, a: x_NI, b: w_OI, transposeB: true, c: y_NO)
+        if let b_O {
+            for row in 0..<n { for col in 0..<o { y_NO[row * o + col] += b_O[col] } }
+        }
+    }
+
+    /// dx = dy W (overwritten when `accumulateInput` is false), dW += dy^T x, db += sum_rows dy.
+    public static func linearBackward(dx_NI: Buffer?, dw_OI: Buffer, db_O: Buffer?, dy_NO: ConstBuffer, x_NI: ConstBuffer,
+                                      w_OI: ConstBuffer, n: Int, i: Int, o: Int, accumulateInput: Bool = false) {
+        if let dx_NI { BLAS.gemm(m: n, n: i, k: o, a: dy_NO, b: w_OI, c: dx_NI, beta: accumulateInput ? 1 : 0) }
+        BLAS.gemm(m: o, n: i, k: n, a: dy_NO, transposeA: true, b: x_NI, c: dw_OI, beta: 1)
+        if let db_O {
+            for row in 0..<n { for col in 0..<o { db_O[col] += dy_NO[row * o + col] } }
+        }
+    }
+
+    // MARK: RMSNorm (llama, qwen2): y = x / rms(x) * w
+
+    /// `rstd_N` saves 1/rms per row for the backward pass.
+    public static func rmsNormForward(y_NC: Buffer, rstd_N: Buffer, x_NC: ConstBuffer, w_C: ConstBuffer, n: Int, c: Int, eps: Float) {
+        for row in 0..<n {
+            let x = x_NC + row * c, y = y_NC + row * c
+            var sumSquares: Float = 0
+            for j in 0..<c { sumSquares += x[j] * x[j] }
+            let rstd = 1 / (sumSquares / Float(c) + eps).squareRoot()
+            rstd_N[row] = rstd
+            for j in 0..<c { y[j] = x[j] * rstd * w_C[j] }
+        }
+    }
+
+    public static func rmsNormBackward(dx_NC: Buffer, dw_C: Buffer, dy_NC: ConstBuffer, x_NC: ConstBuffer, w_C: ConstBuffer,
+                                       rstd_N: ConstBuffer, n: Int, c: Int) {
+        for row in 0..<n {
+            let x = x_NC + row * c, dy = dy_NC + row * c, dx = dx_NC + row * c
+            let rstd = rstd_N[row]
+            var dot: Float = 0  // sum_j dy_j w_j x_j
+            for j in 0..<c {
+                dot += dy[j] * w_C[j] * x[j]
+                dw_C[j] += dy[j] * x[j] * rstd
+            }
+            let scale = dot * rstd * rstd * rstd / Float(c)
+            for j in 0..<c { dx[j] = dy[j] * w_C[j] * rstd - x[j] * scale }
+        }
+    }
+
+    // MARK: LayerNorm (gpt2): y = (x - mean) / std * w + b
+
+    public static func layerNormForward(y_NC: Buffer, mean_N: Buffer, rstd_N: Buffer, x_NC: ConstBuffer, w_C: ConstBuffer,
+                                        b_C: ConstBuffer, n: Int, c: Int, eps: Float) {
+        for row in 0..<n {
+            let x = x_NC + row * c, y = y_NC + row * c
+            var mean: Float = 0
+            for j in 0..<c { mean += x[j] }
+            mean /= Float(c)
+            var variance: Float = 0
+            for j in 0..<c { variance += (x[j] - mean) * (x[j] - mean) }
+            let rstd = 1 / (variance / Float(c) + eps).squareRoot()
+            mean_N[row] = mean
+            rstd_N[row] = rstd
+            for j in 0..<c { y[j] = (x[j] - mean) * rstd * w_C[j] + b_C[j] }
+        }
+    }
+
+    public static func layerNormBackward(dx_NC: Buffer, dw_C: Buffer, db_C: Buffer, dy_NC: ConstBuffer, x_NC: ConstBuffer,
+                                         w_C: ConstBuffer, mean_N: ConstBuffer, rstd_N: ConstBuffer, n: Int, c: Int) {
+        for row in 0..<n {
+            let x = x_NC + row * c, dy = dy_NC + row * c, dx = dx_NC + row * c
+            let mean = mean_N[row], rstd = rstd_N[row]
+            var dnormMean: Float = 0, dnormDotNorm: Float = 0
+            for j in 0..<c {
+                let norm = (x[j] - mean) * rstd
+                let dnorm = dy[j] * w_C[j]
+                dnormMean += dnorm
+                dnormDotNorm += dnorm * norm
+                dw_C[j] += dy[j] * norm
+                db_C[j] += dy[j]
+            }
+            dnormMean /= Float(c)
+            dnormDotNorm /= Float(c)
+            for j in 0..<c {
+                let norm = (x[j] - mean) * rstd
+                dx[j] = (dy[j] * w_C[j] - dnormMean - norm * dnormDotNorm) * rstd
+            }
+        }
+    }
+
+    // MARK: activations
+
+    /// SwiGLU: h = silu(gate) * up. `gate_NF` and `up_NF` are kept for the backward pass.
+    public static func swigluForward(h_NF: Buffer, gate_NF: ConstBuffer, up_NF: ConstBuffer, count: Int) {
+        for i in 0..<count {
+            let g = gate_NF[i]
+            h_NF[i] = g / (1 + Foundation.exp(-g)) * up_NF[i]
+        }
+    }
+
+    public static func swigluBackward(dgate_NF: Buffer, dup_NF: Buffer, dh_NF: ConstBuffer, gate_NF: ConstBuffer, up_NF: ConstBuffer, count: Int) {
+        for i in 0..<count {
+            let g = gate_NF[i]
+            let sigmoid = 1 / (1 + Foundation.exp(-g))
+            let silu = g * sigmoid
+            dup_NF[i] = dh_NF[i] * silu
+            dgate_NF[i] = dh_NF[i] * up_NF[i] * sigmoid * (1 + g * (1 - sigmoid))
+        }
+    }
+
+    private static let geluScale: Float = (2 / Float.pi).squareRoot()
+
+    /// GELU, tanh approximation (GPT-2's gelu_new).
+    public static func geluForward(y: Buffer, x: ConstBuffer, count: Int) {
+        for i in 0..<count {
+            let v = x[i]
+            y[i] = 0.5 * v * (1 + Foundation.tanh(geluScale * (v + 0.044715 * v * v * v)))
+        }
+    }
+
+    public static func geluBackward(dx: Buffer, dy: ConstBuffer, x: ConstBuffer, count: Int) {
+        for i in 0..<count {
+            let v = x[i]
+            let inner = geluScale * (v + 0.044715 * v * v * v)
+            let t = Foundation.tanh(inner)
+            let sech2 = 1 - t * t
+            dx[i] = dy[i] * (0.5 * (1 + t) + 0.5 * v * sech2 * geluScale * (1 + 3 * 0.044715 * v * v))
+        }
+    }
+
+    // MARK: rotary position embedding (Hugging Face rotate-half convention)
+
+    /// Rotates each head of `x_NHD` in place: pairs (j, j + D/2) by angle pos * theta^(-2j/D).
+    /// `inverse` applies the transpose rotation, which is the backward pass.
+    public static func rope(_ x_NHD: Buffer, positions: [Int], heads: Int, headDim: Int, theta: Float, inverse: Bool = false) {
+        let half = headDim / 2
+        for (row, position) in positions.enumerated() {
+            for j in 0..<half {
+                let frequency = Foundation.pow(theta, -Float(2 * j) / Float(headDim))
+                let angle = Float(position) * frequency
+                let cosine = Foundation.cos(angle), sine = inverse ? -Foundation.sin(angle) : Foundation.sin(angle)
+                for h in 0..<heads {
+                    let base = x_NHD + (row * heads + h) * headDim
+                    let a = base[j], b = base[j + half]
+                    base[j] = a * cosine - b * sine
+                    base[j + half] = b * cosine + a * sine
+                }
+            }
+        }
+    }
+
+    // MARK: causal self-attention with grouped-query heads
+
+    /// For each sequence b and head h: out = softmax(q k^T / sqrt(D) + causal mask) v, with KV
+    /// head h / (H / KV). q is [B*T, H*D], k and v are [B*T, KV*D], out is [B*T, H*D]; the
+    /// probabilities [B, H, T, T] are kept for the backward pass.
+    public static func attentionForward(out: Buffer, probs_BHTT: Buffer, q: ConstBuffer, k: ConstBuffer, v: ConstBuffer,
+                                        batch: Int, seq: Int, heads: Int, kvHeads: Int, headDim: Int) {
+        let group = heads / kvHeads
+        let qStride = heads * headDim, kvStride = kvHeads * headDim
+        let scale = 1 / Float(headDim).squareRoot()
+        for b in 0..<batch {
+            for h in 0..<heads {
+                let kv = h / group
+                let p = probs_BHTT + ((b * heads + h) * seq * seq)
+                let qh = q + b * seq * qStride + h * headDim
+                let kh = k + b * seq * kvStride + kv * headDim
+                let vh = v + b * seq * kvStride + kv * headDim
+                BLAS.gemm(m: seq, n: seq, k: headDim, a: qh, lda: qStride, b: kh, transposeB: true, ldb: kvStride,
+                          c: p, alpha: scale)
+                for t in 0..<seq {
+                    let row = p + t * seq
+                    var maximum = -Float.infinity
+                    for s in 0...t { maximum = max(maximum, row[s]) }
+                    var sum: Float = 0
+                    for s in 0...t { row[s] = Foundation.exp(row[s] - maximum); sum += row[s] }
+                    for s in 0...t { row[s] /= sum }
+                    for s in (t + 1)..<seq { row[s] = 0 }
+                }
+                BLAS.gemm(m: seq, n: headDim, k: seq, a: p, b: vh, ldb: kvStride,
+                          c: out + b * seq * qStride + h * headDim, ldc: qStride)
+            }
+        }
+    }
+
+    /// Gradients for q (overwritten), k and v (overwritten; grouped heads summed).
+    public static func attentionBackward(dq: Buffer, dk: Buffer, dv: Buffer, dout: ConstBuffer, probs_BHTT: ConstBuffer,
+                                         q: ConstBuffer, k: ConstBuffer, v: ConstBuffer,
+                                         batch: Int, seq: Int, heads: Int, kvHeads: Int, headDim: Int) {
+        let group = heads / kvHeads
+        let qStride = heads * headDim, kvStride = kvHeads * headDim
+        let scale = 1 / Float(headDim).squareRoot()
+        dk.update(repeating: 0, count: batch * seq * kvStride)
+        dv.update(repeating: 0, count: batch * seq * kvStride)
+        let dp = Buffer.allocate(capacity: seq * seq)
+        defer { dp.deallocate() }
+        for b in 0..<batch {
+            for h in 0..<heads {
+                let kv = h / group
+                let p = probs_BHTT + ((b * heads + h) * seq * seq)
+                let qh = q + b * seq * qStride + h * headDim, dqh = dq + b * seq * qStride + h * headDim
+                let kh = k + b * seq * kvStride + kv * headDim, dkh = dk + b * seq * kvStride + kv * headDim
+                let vh = v + b * seq * kvStride + kv * headDim, dvh = dv + b * seq * kvStride + kv * headDim
+                let douth = dout + b * seq * qStride + h * headDim
+                // dv += p^T dout ; dp = dout v^T
+                BLAS.gemm(m: seq, n: headDim, k: seq, a: p, transposeA: true, b: douth, ldb: qStride, c: dvh, ldc: kvStride, beta: 1)
+                BLAS.gemm(m: seq, n: seq, k: headDim, a: douth, lda: qStride, b: vh, transposeB: true, ldb: kvStride, c: dp)
+                // softmax backward: ds = p * (dp - sum(p * dp)), then the 1/sqrt(D) scale.
+                for t in 0..<seq {
+                    let pr = p + t * seq, dr = dp + t * seq
+                    var dot: Float = 0
+                    for s in 0...t { dot += pr[s] * dr[s] }
+                    for s in 0..<seq { dr[s] = s <= t ? pr[s] * (dr[s] - dot) * scale : 0 }
+                }
+                // dq = ds k ; dk += ds^T q
+                BLAS.gemm(m: seq, n: headDim, k: seq, a: dp, b: kh, ldb: kvStride, c: dqh, ldc: qStride)
+                BLAS.gemm(m: seq, n: headDim, k: seq, a: dp, transposeA: true, b: qh, ldb: qStride, c: dkh, ldc: kvStride, beta: 1)
+            }
+        }
+    }
+
+    // MARK: fused softmax cross-entropy
+
+    /// Mean cross-entropy over the rows whose target is >= 0, from logits [N, V], processed one
+    /// row at a time so no probability matrix is stored: `dlogits` (same shape) receives
+    /// (softmax - onehot) / targetCount, or 0 for rows without a target. Returns (loss, count).
+    @discardableResult
+    public static func crossEntropy(logits_NV: ConstBuffer, targets: [Int], dlogits_NV: Buffer?, n: Int, v: Int) -> (loss: Double, count: Int) {
+        let count = targets.filter { $0 >= 0 }.count
+        var total = 0.0
+        for row in 0..<n {
+            let logits = logits_NV + row * v
+            let target = targets[row]
+            guard target >= 0 else {
+                dlogits_NV?.advanced(by: row * v).update(repeating: 0, count: v)
+                continue
+            }
+            var maximum = -Float.infinity
+            for j in 0..<v { maximum = max(maximum, logits[j]) }
+            var sum: Double = 0
+            for j in 0..<v { sum += Double(Foundation.exp(logits[j] - maximum)) }
+            let logSum = Foundation.log(sum) + Double(maximum)
+            total += logSum - Double(logits[target])
+            if let dlogits_NV {
+                let d = dlogits_NV + row * v
+                let inverseCount = 1 / Float(max(count, 1))
+                for j in 0..<v {
+                    let probability = Float(Foundation.exp(Double(logits[j]) - logSum))
+                    d[j] = (probability - (j == target ? 1 : 0)) * inverseCount
+                }
+            }
+        }
+        return (count > 0 ? total / Double(count) : 0, count)
+    }
+}
