@@ -231,6 +231,34 @@ public enum Kernels {
 
     // MARK: fused softmax cross-entropy
 
+    /// The summed cross-entropy of the rows with a target (>= 0), one row at a time. With
+    /// `gradient`, each such row's logits are replaced in place by (softmax - onehot) * scale,
+    /// and rows without a target by zeros: the caller multiplies by the head weight right away,
+    /// so no probability matrix for the whole batch ever exists.
+    public static func crossEntropySum(logits_NV: Buffer, targets: ArraySlice<Int>, n: Int, v: Int, gradientScale: Float?) -> Double {
+        var total = 0.0
+        for (row, target) in zip(0..<n, targets) {
+            let logits = logits_NV + row * v
+            guard target >= 0 else {
+                if gradientScale != nil { logits.update(repeating: 0, count: v) }
+                continue
+            }
+            var maximum = -Float.infinity
+            for j in 0..<v { maximum = max(maximum, logits[j]) }
+            var sum: Double = 0
+            for j in 0..<v { sum += Double(Foundation.exp(logits[j] - maximum)) }
+            let logSum = Foundation.log(sum) + Double(maximum)
+            total += logSum - Double(logits[target])
+            if let gradientScale {
+                for j in 0..<v {
+                    let probability = Float(Foundation.exp(Double(logits[j]) - logSum))
+                    logits[j] = (probability - (j == target ? 1 : 0)) * gradientScale
+                }
+            }
+        }
+        return total
+    }
+
     /// Mean cross-entropy over the rows whose target is >= 0, from logits [N, V], processed one
     /// row at a time so no probability matrix is stored: `dlogits` (same shape) receives
     /// (softmax - onehot) / targetCount, or 0 for rows without a target. Returns (loss, count).

@@ -1,0 +1,235 @@
+import Foundation
+
+/// Activations of one training step, kept for the backward pass. N = batch x seq rows.
+final class Activations {
+    let n: Int
+    var residual: [[Float]] = []   // input of each block [N, d], plus the final output
+    var norm1: [[Float]] = [], mean1: [[Float]] = [], rstd1: [[Float]] = []
+    var q: [[Float]] = [], k: [[Float]] = [], v: [[Float]] = []
+    var probs: [[Float]] = [], attention: [[Float]] = []
+    var middle: [[Float]] = []     // residual after attention [N, d]
+    var norm2: [[Float]] = [], mean2: [[Float]] = [], rstd2: [[Float]] = []
+    var gate: [[Float]] = [], up: [[Float]] = [], hidden: [[Float]] = []
+    var finalNorm: [Float] = [], finalMean: [Float] = [], finalRstd: [Float] = []
+
+    init(n: Int) { self.n = n }
+}
+
+extension Transformer {
+    /// Mean cross-entropy over target tokens (targets < 0 are ignored) and, with
+    /// `computeGradients`, the gradients of that mean in `gradients` (overwritten).
+    /// `tokens` and `targets` are [batch * seq], row-major by sequence.
+    @discardableResult
+    public func step(tokens: [Int], targets: [Int], batch: Int, seq: Int, computeGradients: Bool = true) -> (loss: Double, targetCount: Int) {
+        precondition(tokens.count == batch * seq && targets.count == tokens.count)
+        let acts = Activations(n: batch * seq)
+        forwardBody(tokens: tokens, batch: batch, seq: seq, acts: acts)
+        if computeGradients {
+            gradients.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+        }
+        let count = targets.filter { $0 >= 0 }.count
+        var dFinal = [Float](repeating: 0, count: computeGradients ? acts.n * config.hiddenSize : 0)
+        let total = dFinal.withUnsafeMutableBufferPointer { buffer in
+            head(acts: acts, targets: targets, count: count, dFinal: computeGradients ? buffer.baseAddress : nil)
+        }
+        if computeGradients {
+            backwardBody(tokens: tokens, batch: batch, seq: seq, acts: acts, dFinal: dFinal)
+        }
+        return (count > 0 ? total / Double(count) : 0, count)
+    }
+
+    /// Logits [batch * seq, vocab] of every position (for evaluation and reference decoding).
+    public func logits(tokens: [Int], batch: Int, seq: Int) -> [Float] {
+        let acts = Activations(n: batch * seq)
+        forwardBody(tokens: tokens, batch: batch, seq: seq, acts: acts)
+        let v = config.vocabSize, d = config.hiddenSize
+        var out = [Float](repeating: 0, count: acts.n * v)
+        parameters.withUnsafeBufferPointer { p in
+            Kernels.linearForward(y_NO: &out, x_NI: acts.finalNorm, w_OI: p.baseAddress! + head, b_O: nil, n: acts.n, i: d, o: v)
+        }
+        return out
+    }
+
+    // MARK: forward
+
+    private func forwardBody(tokens: [Int], batch: Int, seq: Int, acts: Activations) {
+        let n = batch * seq, d = config.hiddenSize, ff = config.intermediateSize
+        let hd = config.headDim, qOut = config.heads * hd, kvOut = config.kvHeads * hd
+        let positionOfRow = (0..<n).map { $0 % seq }
+        let isGPT2 = config.architecture == .gpt2
+        parameters.withUnsafeBufferPointer { pb in
+            let p = pb.baseAddress!
+            var x = [Float](repeating: 0, count: n * d)
+            for row in 0..<n {
+                let token = tokens[row]
+                for j in 0..<d { x[row * d + j] = p[embedding + token * d + j] }
+                if let positions { for j in 0..<d { x[row * d + j] += p[positions + positionOfRow[row] * d + j] } }
+            }
+            for block in blocks {
+                acts.residual.append(x)
+                var n1 = [Float](repeating: 0, count: n * d), mean = [Float](repeating: 0, count: n), rstd = [Float](repeating: 0, count: n)
+                if isGPT2 {
+                    Kernels.layerNormForward(y_NC: &n1, mean_N: &mean, rstd_N: &rstd, x_NC: x, w_C: p + block.norm1W, b_C: p + block.norm1B!, n: n, c: d, eps: config.normEps)
+                } else {
+                    Kernels.rmsNormForward(y_NC: &n1, rstd_N: &rstd, x_NC: x, w_C: p + block.norm1W, n: n, c: d, eps: config.normEps)
+                }
+                var q = [Float](repeating: 0, count: n * qOut), k = [Float](repeating: 0, count: n * kvOut), v = [Float](repeating: 0, count: n * kvOut)
+                Kernels.linearForward(y_NO: &q, x_NI: n1, w_OI: p + block.q, b_O: block.qB.map { p + $0 }, n: n, i: d, o: qOut)
+                Kernels.linearForward(y_NO: &k, x_NI: n1, w_OI: p + block.k, b_O: block.kB.map { p + $0 }, n: n, i: d, o: kvOut)
+                Kernels.linearForward(y_NO: &v, x_NI: n1, w_OI: p + block.v, b_O: block.vB.map { p + $0 }, n: n, i: d, o: kvOut)
+                if !isGPT2 {
+                    Kernels.rope(&q, positions: positionOfRow, heads: config.heads, headDim: hd, theta: config.ropeTheta)
+                    Kernels.rope(&k, positions: positionOfRow, heads: config.kvHeads, headDim: hd, theta: config.ropeTheta)
+                }
+                var probs = [Float](repeating: 0, count: batch * config.heads * seq * seq), att = [Float](repeating: 0, count: n * qOut)
+                Kernels.attentionForward(out: &att, probs_BHTT: &probs, q: q, k: k, v: v, batch: batch, seq: seq,
+                                         heads: config.heads, kvHeads: config.kvHeads, headDim: hd)
+                var projected = [Float](repeating: 0, count: n * d)
+                Kernels.linearForward(y_NO: &projected, x_NI: att, w_OI: p + block.o, b_O: block.oB.map { p + $0 }, n: n, i: qOut, o: d)
+                for i in 0..<(n * d) { x[i] += projected[i] }
+                acts.middle.append(x)
+                var n2 = [Float](repeating: 0, count: n * d), mean2 = [Float](repeating: 0, count: n), rstd2 = [Float](repeating: 0, count: n)
+                if isGPT2 {
+                    Kernels.layerNormForward(y_NC: &n2, mean_N: &mean2, rstd_N: &rstd2, x_NC: x, w_C: p + block.norm2W, b_C: p + block.norm2B!, n: n, c: d, eps: config.normEps)
+                } else {
+                    Kernels.rmsNormForward(y_NC: &n2, rstd_N: &rstd2, x_NC: x, w_C: p + block.norm2W, n: n, c: d, eps: config.normEps)
+                }
+                var up = [Float](repeating: 0, count: n * ff), hidden = [Float](repeating: 0, count: n * ff)
+                var gate: [Float] = []
+                Kernels.linearForward(y_NO: &up, x_NI: n2, w_OI: p + block.up, b_O: block.upB.map { p + $0 }, n: n, i: d, o: ff)
+                if let gateOffset = block.gate {
+                    gate = [Float](repeating: 0, count: n * ff)
+                    Kernels.linearForward(y_NO: &gate, x_NI: n2, w_OI: p + gateOffset, b_O: nil, n: n, i: d, o: ff)
+                    Kernels.swigluForward(h_NF: &hidden, gate_NF: gate, up_NF: up, count: n * ff)
+                } else {
+                    Kernels.geluForward(y: &hidden, x: up, count: n * ff)
+                }
+                var down = [Float](repeating: 0, count: n * d)
+                Kernels.linearForward(y_NO: &down, x_NI: hidden, w_OI: p + block.down, b_O: block.downB.map { p + $0 }, n: n, i: ff, o: d)
+                for i in 0..<(n * d) { x[i] += down[i] }
+                acts.norm1.append(n1); acts.mean1.append(mean); acts.rstd1.append(rstd)
+                acts.q.append(q); acts.k.append(k); acts.v.append(v); acts.probs.append(probs); acts.attention.append(att)
+                acts.norm2.append(n2); acts.mean2.append(mean2); acts.rstd2.append(rstd2)
+                acts.gate.append(gate); acts.up.append(up); acts.hidden.append(hidden)
+            }
+            acts.residual.append(x)
+            acts.finalNorm = [Float](repeating: 0, count: n * d)
+            acts.finalMean = [Float](repeating: 0, count: n)
+            acts.finalRstd = [Float](repeating: 0, count: n)
+            if isGPT2 {
+                Kernels.layerNormForward(y_NC: &acts.finalNorm, mean_N: &acts.finalMean, rstd_N: &acts.finalRstd, x_NC: x,
+                                         w_C: p + finalNormW, b_C: p + finalNormB!, n: n, c: d, eps: config.normEps)
+            } else {
+                Kernels.rmsNormForward(y_NC: &acts.finalNorm, rstd_N: &acts.finalRstd, x_NC: x, w_C: p + finalNormW, n: n, c: d, eps: config.normEps)
+            }
+        }
+    }
+
+    /// The LM head fused with the loss, 128 rows at a time: logits, cross-entropy, and (with
+    /// `dFinal`) the gradient into the final norm output and the head weight.
+    private func head(acts: Activations, targets: [Int], count: Int, dFinal: UnsafeMutablePointer<Float>?) -> Double {
+        let n = acts.n, d = config.hiddenSize, v = config.vocabSize
+        let chunk = 128
+        var logits = [Float](repeating: 0, count: chunk * v)
+        var total = 0.0
+        let scale: Float? = dFinal == nil ? nil : 1 / Float(max(count, 1))
+        parameters.withUnsafeBufferPointer { pb in
+            gradients.withUnsafeMutableBufferPointer { gb in
+                acts.finalNorm.withUnsafeBufferPointer { xb in
+                    var start = 0
+                    while start < n {
+                        let rows = min(chunk, n - start)
+                        let x = xb.baseAddress! + start * d
+                        Kernels.linearForward(y_NO: &logits, x_NI: x, w_OI: pb.baseAddress! + head, b_O: nil, n: rows, i: d, o: v)
+                        total += Kernels.crossEntropySum(logits_NV: &logits, targets: targets[start..<(start + rows)], n: rows, v: v, gradientScale: scale)
+                        if let dFinal {
+                            Kernels.linearBackward(dx_NI: dFinal + start * d, dw_OI: gb.baseAddress! + head, db_O: nil, dy_NO: logits,
+                                                   x_NI: x, w_OI: pb.baseAddress! + head, n: rows, i: d, o: v)
+                        }
+                        start += rows
+                    }
+                }
+            }
+        }
+        return total
+    }
+
+    // MARK: backward
+
+    private func backwardBody(tokens: [Int], batch: Int, seq: Int, acts: Activations, dFinal: [Float]) {
+        let n = batch * seq, d = config.hiddenSize, ff = config.intermediateSize
+        let hd = config.headDim, qOut = config.heads * hd, kvOut = config.kvHeads * hd
+        let positionOfRow = (0..<n).map { $0 % seq }
+        let isGPT2 = config.architecture == .gpt2
+        parameters.withUnsafeBufferPointer { pb in
+            gradients.withUnsafeMutableBufferPointer { gb in
+                let p = pb.baseAddress!, g = gb.baseAddress!
+                var dx = [Float](repeating: 0, count: n * d)
+                if isGPT2 {
+                    Kernels.layerNormBackward(dx_NC: &dx, dw_C: g + finalNormW, db_C: g + finalNormB!, dy_NC: dFinal, x_NC: acts.residual.last!,
+                                              w_C: p + finalNormW, mean_N: acts.finalMean, rstd_N: acts.finalRstd, n: n, c: d)
+                } else {
+                    Kernels.rmsNormBackward(dx_NC: &dx, dw_C: g + finalNormW, dy_NC: dFinal, x_NC: acts.residual.last!, w_C: p + finalNormW,
+                                            rstd_N: acts.finalRstd, n: n, c: d)
+                }
+                var scratchD = [Float](repeating: 0, count: n * d)
+                var dHidden = [Float](repeating: 0, count: n * ff), dUp = [Float](repeating: 0, count: n * ff), dGate = [Float](repeating: 0, count: n * ff)
+                var dN = [Float](repeating: 0, count: n * d)
+                var dAtt = [Float](repeating: 0, count: n * qOut)
+                var dq = [Float](repeating: 0, count: n * qOut), dk = [Float](repeating: 0, count: n * kvOut), dv = [Float](repeating: 0, count: n * kvOut)
+                for (l, block) in blocks.enumerated().reversed() {
+                    // MLP: x = middle + down(act(n2)).
+                    Kernels.linearBackward(dx_NI: &dHidden, dw_OI: g + block.down, db_O: block.downB.map { g + $0 }, dy_NO: dx,
+                                           x_NI: acts.hidden[l], w_OI: p + block.down, n: n, i: ff, o: d)
+                    if let gateOffset = block.gate {
+                        Kernels.swigluBackward(dgate_NF: &dGate, dup_NF: &dUp, dh_NF: dHidden, gate_NF: acts.gate[l], up_NF: acts.up[l], count: n * ff)
+                        Kernels.linearBackward(dx_NI: &dN, dw_OI: g + gateOffset, db_O: nil, dy_NO: dGate, x_NI: acts.norm2[l],
+                                               w_OI: p + gateOffset, n: n, i: d, o: ff)
+                        Kernels.linearBackward(dx_NI: &dN, dw_OI: g + block.up, db_O: nil, dy_NO: dUp, x_NI: acts.norm2[l],
+                                               w_OI: p + block.up, n: n, i: d, o: ff, accumulateInput: true)
+                    } else {
+                        Kernels.geluBackward(dx: &dUp, dy: dHidden, x: acts.up[l], count: n * ff)
+                        Kernels.linearBackward(dx_NI: &dN, dw_OI: g + block.up, db_O: block.upB.map { g + $0 }, dy_NO: dUp,
+                                               x_NI: acts.norm2[l], w_OI: p + block.up, n: n, i: d, o: ff)
+                    }
+                    if isGPT2 {
+                        Kernels.layerNormBackward(dx_NC: &scratchD, dw_C: g + block.norm2W, db_C: g + block.norm2B!, dy_NC: dN, x_NC: acts.middle[l],
+                                                  w_C: p + block.norm2W, mean_N: acts.mean2[l], rstd_N: acts.rstd2[l], n: n, c: d)
+                    } else {
+                        Kernels.rmsNormBackward(dx_NC: &scratchD, dw_C: g + block.norm2W, dy_NC: dN, x_NC: acts.middle[l], w_C: p + block.norm2W,
+                                                rstd_N: acts.rstd2[l], n: n, c: d)
+                    }
+                    for i in 0..<(n * d) { dx[i] += scratchD[i] }
+                    // Attention: middle = residual + o(attention(q, k, v)).
+                    Kernels.linearBackward(dx_NI: &dAtt, dw_OI: g + block.o, db_O: block.oB.map { g + $0 }, dy_NO: dx, x_NI: acts.attention[l],
+                                           w_OI: p + block.o, n: n, i: qOut, o: d)
+                    Kernels.attentionBackward(dq: &dq, dk: &dk, dv: &dv, dout: dAtt, probs_BHTT: acts.probs[l], q: acts.q[l], k: acts.k[l], v: acts.v[l],
+                                              batch: batch, seq: seq, heads: config.heads, kvHeads: config.kvHeads, headDim: hd)
+                    if !isGPT2 {
+                        Kernels.rope(&dq, positions: positionOfRow, heads: config.heads, headDim: hd, theta: config.ropeTheta, inverse: true)
+                        Kernels.rope(&dk, positions: positionOfRow, heads: config.kvHeads, headDim: hd, theta: config.ropeTheta, inverse: true)
+                    }
+                    Kernels.linearBackward(dx_NI: &dN, dw_OI: g + block.q, db_O: block.qB.map { g + $0 }, dy_NO: dq, x_NI: acts.norm1[l],
+                                           w_OI: p + block.q, n: n, i: d, o: qOut)
+                    Kernels.linearBackward(dx_NI: &dN, dw_OI: g + block.k, db_O: block.kB.map { g + $0 }, dy_NO: dk, x_NI: acts.norm1[l],
+                                           w_OI: p + block.k, n: n, i: d, o: kvOut, accumulateInput: true)
+                    Kernels.linearBackward(dx_NI: &dN, dw_OI: g + block.v, db_O: block.vB.map { g + $0 }, dy_NO: dv, x_NI: acts.norm1[l],
+                                           w_OI: p + block.v, n: n, i: d, o: kvOut, accumulateInput: true)
+                    if isGPT2 {
+                        Kernels.layerNormBackward(dx_NC: &scratchD, dw_C: g + block.norm1W, db_C: g + block.norm1B!, dy_NC: dN, x_NC: acts.residual[l],
+                                                  w_C: p + block.norm1W, mean_N: acts.mean1[l], rstd_N: acts.rstd1[l], n: n, c: d)
+                    } else {
+                        Kernels.rmsNormBackward(dx_NC: &scratchD, dw_C: g + block.norm1W, dy_NC: dN, x_NC: acts.residual[l], w_C: p + block.norm1W,
+                                                rstd_N: acts.rstd1[l], n: n, c: d)
+                    }
+                    for i in 0..<(n * d) { dx[i] += scratchD[i] }
+                }
+                for row in 0..<n {
+                    let token = tokens[row]
+                    for j in 0..<d { g[embedding + token * d + j] += dx[row * d + j] }
+                    if let positions { for j in 0..<d { g[positions + positionOfRow[row] * d + j] += dx[row * d + j] } }
+                }
+            }
+        }
+    }
+}
