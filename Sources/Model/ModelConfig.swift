@@ -43,6 +43,13 @@ public struct ModelConfig: Sendable, Equatable {
         self.attentionBias = attentionBias ?? (architecture == .qwen2)
         self.bosTokenID = bosTokenID
         self.eosTokenIDs = eosTokenIDs
+        if architecture == .gpt2 {
+            // GPT-2 has no RoPE, always has biases, full attention heads and a tied head.
+            self.ropeTheta = 0
+            self.attentionBias = true
+            self.kvHeads = heads
+            self.tiedEmbeddings = true
+        }
     }
 
     public init(json: JSON) throws {
