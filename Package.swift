@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "shards", targets: ["Shards"]),
         .executable(name: "verify", targets: ["Filter"]),
+        .executable(name: "finetune", targets: ["Finetune"]),
         .executable(name: "bench", targets: ["Bench"]),
         .library(name: "Formats", targets: ["Formats"]),
         .library(name: "Model", targets: ["Model"]),
@@ -46,6 +47,9 @@ let package = Package(
         ]),
         .executableTarget(name: "Filter", dependencies: [
             "Formats", "Verify", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "Finetune", dependencies: [
+            "Formats", "Model", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "Bench", dependencies: ["Formats", "Model", "MathVerify", "CodeVerify", "Verify"]),
 

@@ -38,7 +38,8 @@ extension Transformer {
     }
 
     /// Writes the model directory atomically: everything goes to `DIR.tmp-PID`, which replaces
-    /// `DIR` only when complete. Tokenizer files are copied from `tokenizerSource` if given.
+    /// `DIR` only when complete. Tokenizer files are copied from `tokenizerSource` if given (a
+    /// model directory, or a tokenizer.json file).
     public func save(directory: String, tokenizerSource: String? = nil, metadata: [String: String] = [:]) throws {
         let staging = "\(directory).tmp-\(getpid())"
         try? FileManager.default.removeItem(atPath: staging)
@@ -58,9 +59,14 @@ extension Transformer {
                 named.append(NamedTensor(name: tensor.name, shape: shape, values: values))
             }
             try writeSafetensors(named, metadata: ["format": "pt"].merging(metadata) { $1 }, to: staging + "/model.safetensors")
-            if let tokenizerSource {
-                for file in Self.tokenizerFiles where FileManager.default.fileExists(atPath: tokenizerSource + "/" + file) {
-                    try FileManager.default.copyItem(atPath: tokenizerSource + "/" + file, toPath: staging + "/" + file)
+            var isDirectory: ObjCBool = false
+            if let tokenizerSource, FileManager.default.fileExists(atPath: tokenizerSource, isDirectory: &isDirectory) {
+                if isDirectory.boolValue {
+                    for file in Self.tokenizerFiles where FileManager.default.fileExists(atPath: tokenizerSource + "/" + file) {
+                        try FileManager.default.copyItem(atPath: tokenizerSource + "/" + file, toPath: staging + "/" + file)
+                    }
+                } else {
+                    try FileManager.default.copyItem(atPath: tokenizerSource, toPath: staging + "/tokenizer.json")
                 }
             }
             if FileManager.default.fileExists(atPath: directory) {
