@@ -231,13 +231,49 @@ func benchCode() throws -> [Row] {
     return rows
 }
 
+// MARK: training throughput
+
+/// One training step (forward, backward, AdamW) at 4096 tokens, as tokens/s and achieved
+/// GFLOP/s (6 x parameters x tokens plus attention's 12 x layers x T x d per token), against
+/// the sgemm peak of the same run.
+func benchTraining(peak: Double) -> [Row] {
+    let cores = ProcessInfo.processInfo.activeProcessorCount
+    BLAS.setThreads(cores)
+    let models: [(String, ModelConfig, Int, Int)] = [
+        ("llama d=512 (~25M)", ModelConfig(architecture: .llama, vocabSize: 8192, hiddenSize: 512, intermediateSize: 1376, layers: 6,
+                                           heads: 8, kvHeads: 8, maxPositions: 512), 8, 512),
+        ("demo-size llama d=96", ModelConfig(architecture: .llama, vocabSize: 32, hiddenSize: 96, intermediateSize: 256, layers: 3,
+                                             heads: 4, kvHeads: 4, maxPositions: 64), 64, 64),
+    ]
+    var rows: [Row] = []
+    for (name, config, batch, seq) in models {
+        let model = Transformer(config: config)
+        model.initializeRandomly(seed: 1)
+        var optimizer = AdamW(parameterCount: model.parameterCount)
+        let tokens = (0..<(batch * seq)).map { ($0 * 7 + 3) % config.vocabSize }
+        let targets = (0..<(batch * seq)).map { ($0 * 7 + 10) % config.vocabSize }
+        let time = best(of: 2) {
+            model.step(tokens: tokens, targets: targets, batch: batch, seq: seq)
+            optimizer.update(model, learningRate: 1e-4)
+        }
+        let tokenCount = Double(batch * seq)
+        let flops = tokenCount * (6 * Double(model.parameterCount) + 12 * Double(config.layers * seq * config.hiddenSize))
+        let gflops = flops / time / 1e9
+        printError("train step, \(name): \(Int(tokenCount / time)) tokens/s at \(batch * seq) tokens per step")
+        rows.append(Row(name: "train step, \(name), \(Int(tokenCount / time)) tok/s", value: gflops, unit: "GFLOP/s",
+                        reference: "sgemm peak", referenceValue: peak))
+    }
+    return rows
+}
+
 // MARK: main
 
 let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("restem-bench-\(getpid())").path
 try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
 defer { try? FileManager.default.removeItem(atPath: scratch) }
 
-let rows = benchSgemm() + (try benchShards(scratch: scratch)) + (try benchMath(scratch: scratch)) + (try benchCode())
+let sgemm = benchSgemm()
+let rows = sgemm + benchTraining(peak: sgemm[0].value) + (try benchShards(scratch: scratch)) + (try benchMath(scratch: scratch)) + (try benchCode())
 
 func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
 func number(_ x: Double) -> String { x >= 100 ? String(format: "%.0f", x) : String(format: "%.1f", x) }

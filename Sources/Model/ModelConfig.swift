@@ -111,7 +111,8 @@ public struct ModelConfig: Sendable, Equatable {
     public func json() -> JSON {
         var c = JSONObject()
         func n(_ v: Int) -> JSON { .number(JSONNumber(v)) }
-        func f(_ v: Float) -> JSON { .number(JSONNumber(Double(v))) }
+        // Shortest decimal of the Float (1e-05, not 9.999999747378752e-06).
+        func f(_ v: Float) -> JSON { .number(JSONNumber(Double("\(v)")!)) }
         c["model_type"] = .string(architecture.rawValue)
         c["vocab_size"] = n(vocabSize)
         switch architecture {
@@ -120,12 +121,14 @@ public struct ModelConfig: Sendable, Equatable {
             c["n_embd"] = n(hiddenSize); c["n_layer"] = n(layers); c["n_head"] = n(heads)
             c["n_inner"] = n(intermediateSize); c["n_positions"] = n(maxPositions); c["n_ctx"] = n(maxPositions)
             c["layer_norm_epsilon"] = f(normEps); c["activation_function"] = "gelu_new"
+            // This engine trains without dropout; say so, so that other trainers match it.
+            c["resid_pdrop"] = 0; c["embd_pdrop"] = 0; c["attn_pdrop"] = 0
         case .llama, .qwen2:
             c["architectures"] = .array([.string(architecture == .llama ? "LlamaForCausalLM" : "Qwen2ForCausalLM")])
             c["hidden_size"] = n(hiddenSize); c["num_hidden_layers"] = n(layers); c["num_attention_heads"] = n(heads)
             c["num_key_value_heads"] = n(kvHeads); c["intermediate_size"] = n(intermediateSize); c["head_dim"] = n(headDim)
             c["max_position_embeddings"] = n(maxPositions); c["rms_norm_eps"] = f(normEps); c["rope_theta"] = f(ropeTheta)
-            c["hidden_act"] = "silu"; c["tie_word_embeddings"] = .bool(tiedEmbeddings)
+            c["hidden_act"] = "silu"; c["tie_word_embeddings"] = .bool(tiedEmbeddings); c["attention_dropout"] = 0
             if architecture == .llama { c["attention_bias"] = .bool(attentionBias); c["mlp_bias"] = false }
         }
         if let bosTokenID { c["bos_token_id"] = n(bosTokenID) }
