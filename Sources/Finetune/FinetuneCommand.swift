@@ -142,6 +142,7 @@ struct FinetuneCommand: ParsableCommand {
                                        ("lr", .number(JSONNumber(Double(report.learningRate)))),
                                        ("tokens", .number(JSONNumber(report.tokens))),
                                        ("tokens_per_second", .number(JSONNumber(report.tokensPerSecond.rounded())))])
+                progress.detail = "loss \(String(format: "%.4f", report.loss))"
                 progress.advance()
             }, checkpoint: { try $0.saveCheckpoint(directory: checkpointDirectory) }, evaluate: evaluate)
             progress.finish()

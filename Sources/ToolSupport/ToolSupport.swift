@@ -69,6 +69,9 @@ public final class ProgressLine {
         enabled = isatty(2) != 0
     }
 
+    /// Extra text shown after the counts (for example the current loss).
+    public var detail = ""
+
     public func advance(by n: Int = 1) {
         done += n
         guard enabled else { return }
@@ -90,6 +93,7 @@ public final class ProgressLine {
             if rate > 0 { text += " ETA \(formatDuration(Double(total - done) / rate))" }
         }
         text += " \(formatRate(rate))/s"
+        if !detail.isEmpty { text += " " + detail }
         writeStandardError(text)
     }
 
