@@ -1,0 +1,148 @@
+import Foundation
+
+/// Keys and values of one sequence, per layer: [capacity, kvHeads * headDim] each.
+public final class KVCache {
+    let width: Int
+    public private(set) var capacity: Int
+    var keys: [[Float]]
+    var values: [[Float]]
+    public internal(set) var length = 0
+
+    init(layers: Int, width: Int, capacity: Int) {
+        self.width = width
+        self.capacity = capacity
+        keys = Array(repeating: [Float](repeating: 0, count: capacity * width), count: layers)
+        values = keys
+    }
+
+    /// An independent copy (the K samples of a problem share one prefill).
+    public func copy() -> KVCache {
+        let clone = KVCache(layers: 0, width: width, capacity: 0)
+        clone.capacity = capacity
+        clone.keys = keys
+        clone.values = values
+        clone.length = length
+        return clone
+    }
+
+    func reserve(_ needed: Int) {
+        guard needed > capacity else { return }
+        let grown = max(needed, capacity * 2)
+        for l in keys.indices {
+            keys[l] += [Float](repeating: 0, count: (grown - capacity) * width)
+            values[l] += [Float](repeating: 0, count: (grown - capacity) * width)
+        }
+        capacity = grown
+    }
+}
+
+extension Transformer {
+    public func makeCache(capacity: Int = 64) -> KVCache {
+        KVCache(layers: config.layers, width: config.kvHeads * config.headDim, capacity: capacity)
+    }
+
+    /// Runs rows of tokens through the model with KV caches: row r is token `tokens[r]` at
+    /// position `caches[r].length + (earlier rows of the same cache)`, appended to its cache.
+    /// Rows of one cache must be consecutive (a prompt) and attend causally; rows of different
+    /// caches are independent sequences decoded together, so every projection is one matrix
+    /// product over all rows. Returns logits [rows listed in `logitRows`, vocab].
+    public func forward(tokens: [Int], caches: [KVCache], logitRows: [Int]) -> [Float] {
+        let n = tokens.count, d = config.hiddenSize, ff = config.intermediateSize
+        let hd = config.headDim, qOut = config.heads * hd, kvOut = config.kvHeads * hd
+        let group = config.heads / config.kvHeads
+        let isGPT2 = config.architecture == .gpt2
+        // Position of each row, and reserve cache room.
+        var positions = [Int](repeating: 0, count: n)
+        var next: [ObjectIdentifier: Int] = [:]
+        for (r, cache) in caches.enumerated() {
+            let id = ObjectIdentifier(cache)
+            let position = next[id] ?? cache.length
+            positions[r] = position
+            next[id] = position + 1
+        }
+        for cache in caches { cache.reserve(next[ObjectIdentifier(cache)]!) }
+        var logits = [Float](repeating: 0, count: logitRows.count * config.vocabSize)
+        parameters.withUnsafeBufferPointer { pb in
+            let p = pb.baseAddress!
+            var x = [Float](repeating: 0, count: n * d)
+            for r in 0..<n {
+                for j in 0..<d { x[r * d + j] = p[embedding + tokens[r] * d + j] }
+                if let positionsOffset = self.positions { for j in 0..<d { x[r * d + j] += p[positionsOffset + positions[r] * d + j] } }
+            }
+            var normed = [Float](repeating: 0, count: n * d), mean = [Float](repeating: 0, count: n), rstd = [Float](repeating: 0, count: n)
+            var q = [Float](repeating: 0, count: n * qOut), k = [Float](repeating: 0, count: n * kvOut), v = [Float](repeating: 0, count: n * kvOut)
+            var attended = [Float](repeating: 0, count: n * qOut), projected = [Float](repeating: 0, count: n * d)
+            var up = [Float](repeating: 0, count: n * ff), gate = [Float](repeating: 0, count: n * ff), hidden = [Float](repeating: 0, count: n * ff)
+            var scores = [Float](repeating: 0, count: (positions.max() ?? 0) + 1)
+            func norm(_ w: Int, _ b: Int?) {
+                if isGPT2 {
+                    Kernels.layerNormForward(y_NC: &normed, mean_N: &mean, rstd_N: &rstd, x_NC: x, w_C: p + w, b_C: p + b!, n: n, c: d, eps: config.normEps)
+                } else {
+                    Kernels.rmsNormForward(y_NC: &normed, rstd_N: &rstd, x_NC: x, w_C: p + w, n: n, c: d, eps: config.normEps)
+                }
+            }
+            let scale = 1 / Float(hd).squareRoot()
+            for (l, block) in blocks.enumerated() {
+                norm(block.norm1W, block.norm1B)
+                Kernels.linearForward(y_NO: &q, x_NI: normed, w_OI: p + block.q, b_O: block.qB.map { p + $0 }, n: n, i: d, o: qOut)
+                Kernels.linearForward(y_NO: &k, x_NI: normed, w_OI: p + block.k, b_O: block.kB.map { p + $0 }, n: n, i: d, o: kvOut)
+                Kernels.linearForward(y_NO: &v, x_NI: normed, w_OI: p + block.v, b_O: block.vB.map { p + $0 }, n: n, i: d, o: kvOut)
+                if !isGPT2 {
+                    Kernels.rope(&q, positions: positions, heads: config.heads, headDim: hd, theta: config.ropeTheta)
+                    Kernels.rope(&k, positions: positions, heads: config.kvHeads, headDim: hd, theta: config.ropeTheta)
+                }
+                for r in 0..<n {
+                    let cache = caches[r], base = positions[r] * kvOut
+                    for j in 0..<kvOut {
+                        cache.keys[l][base + j] = k[r * kvOut + j]
+                        cache.values[l][base + j] = v[r * kvOut + j]
+                    }
+                }
+                for r in 0..<n {
+                    let cache = caches[r], last = positions[r]
+                    cache.keys[l].withUnsafeBufferPointer { keys in
+                        cache.values[l].withUnsafeBufferPointer { values in
+                            for h in 0..<config.heads {
+                                let kvHead = h / group
+                                let qh = r * qOut + h * hd
+                                var maximum = -Float.infinity
+                                for t in 0...last {
+                                    var dot: Float = 0
+                                    let kt = t * kvOut + kvHead * hd
+                                    for j in 0..<hd { dot += q[qh + j] * keys[kt + j] }
+                                    scores[t] = dot * scale
+                                    maximum = max(maximum, scores[t])
+                                }
+                                var sum: Float = 0
+                                for t in 0...last { scores[t] = Foundation.exp(scores[t] - maximum); sum += scores[t] }
+                                for j in 0..<hd { attended[qh + j] = 0 }
+                                for t in 0...last {
+                                    let weight = scores[t] / sum, vt = t * kvOut + kvHead * hd
+                                    for j in 0..<hd { attended[qh + j] += weight * values[vt + j] }
+                                }
+                            }
+                        }
+                    }
+                }
+                Kernels.linearForward(y_NO: &projected, x_NI: attended, w_OI: p + block.o, b_O: block.oB.map { p + $0 }, n: n, i: qOut, o: d)
+                for i in 0..<(n * d) { x[i] += projected[i] }
+                norm(block.norm2W, block.norm2B)
+                Kernels.linearForward(y_NO: &up, x_NI: normed, w_OI: p + block.up, b_O: block.upB.map { p + $0 }, n: n, i: d, o: ff)
+                if let gateOffset = block.gate {
+                    Kernels.linearForward(y_NO: &gate, x_NI: normed, w_OI: p + gateOffset, b_O: nil, n: n, i: d, o: ff)
+                    Kernels.swigluForward(h_NF: &hidden, gate_NF: gate, up_NF: up, count: n * ff)
+                } else {
+                    Kernels.geluForward(y: &hidden, x: up, count: n * ff)
+                }
+                Kernels.linearForward(y_NO: &projected, x_NI: hidden, w_OI: p + block.down, b_O: block.downB.map { p + $0 }, n: n, i: ff, o: d)
+                for i in 0..<(n * d) { x[i] += projected[i] }
+            }
+            norm(finalNormW, finalNormB)
+            var selected = [Float](repeating: 0, count: logitRows.count * d)
+            for (i, r) in logitRows.enumerated() { for j in 0..<d { selected[i * d + j] = normed[r * d + j] } }
+            Kernels.linearForward(y_NO: &logits, x_NI: selected, w_OI: p + head, b_O: nil, n: logitRows.count, i: d, o: config.vocabSize)
+        }
+        for (id, end) in next { caches.first { ObjectIdentifier($0) == id }!.length = end }
+        return logits
+    }
+}

@@ -1,0 +1,162 @@
+import Foundation
+import Formats
+
+public struct SamplingParameters: Sendable {
+    /// 0 means greedy.
+    public var temperature: Float = 0
+    public var topK = 0
+    public var topP: Float = 1
+    public var maxTokens = 256
+    public var stop: [String] = []
+    public var seed: UInt64 = 0
+
+    public init() {}
+}
+
+/// The random stream of one sample: derived from (seed, problem id, sample index) only, so a
+/// sample is the same whatever the batch size, thread count or shard.
+struct SampleRandom {
+    var state: UInt64
+
+    init(seed: UInt64, id: String, sample: Int) { state = stableHash(String(seed), id, String(sample)) }
+
+    mutating func next() -> Double {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+        z ^= z >> 31
+        return Double(z >> 11) / Double(1 << 53)
+    }
+}
+
+/// Picks the next token from logits: argmax (lowest id on ties) at temperature 0, otherwise
+/// temperature, then top-k, then top-p (nucleus), then one draw from the stream.
+func pickToken(_ logits: ArraySlice<Float>, _ parameters: SamplingParameters, _ random: inout SampleRandom) -> Int {
+    let base = logits.startIndex
+    if parameters.temperature <= 0 {
+        var best = base
+        for i in logits.indices where logits[i] > logits[best] { best = i }
+        return best - base
+    }
+    var candidates = logits.indices.map { (id: $0 - base, logit: logits[$0] / parameters.temperature) }
+    candidates.sort { $0.logit != $1.logit ? $0.logit > $1.logit : $0.id < $1.id }
+    if parameters.topK > 0 && parameters.topK < candidates.count { candidates.removeLast(candidates.count - parameters.topK) }
+    let maximum = candidates[0].logit
+    var weights = candidates.map { Double(Foundation.exp($0.logit - maximum)) }
+    let total = weights.reduce(0, +)
+    weights = weights.map { $0 / total }
+    if parameters.topP < 1 {
+        var cumulative = 0.0, keep = 0
+        while keep < weights.count { cumulative += weights[keep]; keep += 1; if cumulative >= Double(parameters.topP) { break } }
+        weights.removeLast(weights.count - keep)
+        let kept = weights.reduce(0, +)
+        weights = weights.map { $0 / kept }
+    }
+    var draw = random.next()
+    for (i, weight) in weights.enumerated() {
+        draw -= weight
+        if draw < 0 { return candidates[i].id }
+    }
+    return candidates[weights.count - 1].id
+}
+
+/// One finished sample.
+public struct Completion: Sendable, Equatable {
+    public let problem: Int
+    public let sample: Int
+    public let text: String
+    public let tokens: Int
+    /// "eos", "stop" or "length".
+    public let finish: String
+}
+
+/// Samples K completions for each prompt with one shared prefill per prompt and all live
+/// sequences decoded together (one row each in every matrix product). Finished sequences
+/// leave the batch and the next prompt's samples join.
+public final class Generator {
+    public let model: Transformer
+    public let tokenizer: Tokenizer
+    public let eos: Set<Int>
+
+    public init(model: Transformer, tokenizer: Tokenizer, eos: Set<Int>) {
+        self.model = model
+        self.tokenizer = tokenizer
+        self.eos = eos
+    }
+
+    final class Sequence {
+        let problem: Int, sample: Int
+        let cache: KVCache
+        var random: SampleRandom
+        var generated: [Int] = []
+        var logits: [Float]
+        init(problem: Int, sample: Int, cache: KVCache, random: SampleRandom, logits: [Float]) {
+            self.problem = problem; self.sample = sample; self.cache = cache; self.random = random; self.logits = logits
+        }
+    }
+
+    /// Calls `emit` with each problem's completions (samples in order), problems in order.
+    public func generate(prompts: [(id: String, prompt: String)], samples: Int, parameters: SamplingParameters,
+                         maxLive: Int, emit: (Int, [Completion]) throws -> Void) throws {
+        var nextProblem = 0
+        var live: [Sequence] = []
+        var finished: [Int: [Completion]] = [:]
+        var nextToEmit = 0
+        let vocab = model.config.vocabSize
+        while nextProblem < prompts.count || !live.isEmpty {
+            // Admit problems while there is room (always at least one).
+            while nextProblem < prompts.count && (live.isEmpty || live.count + samples <= maxLive) {
+                let (id, prompt) = prompts[nextProblem]
+                let promptIDs = tokenizer.encode(prompt)
+                let cache = model.makeCache(capacity: promptIDs.count + parameters.maxTokens + 1)
+                let logits = model.forward(tokens: promptIDs, caches: Array(repeating: cache, count: promptIDs.count),
+                                           logitRows: [promptIDs.count - 1])
+                for s in 0..<samples {
+                    live.append(Sequence(problem: nextProblem, sample: s, cache: s == samples - 1 ? cache : cache.copy(),
+                                         random: SampleRandom(seed: parameters.seed, id: id, sample: s), logits: logits))
+                }
+                finished[nextProblem] = []
+                nextProblem += 1
+            }
+            // Sample one token for every live sequence; finish or continue.
+            var continuing: [Sequence] = []
+            for sequence in live {
+                let token = pickToken(sequence.logits[0..<vocab], parameters, &sequence.random)
+                var finish: String?
+                if eos.contains(token) {
+                    finish = "eos"
+                } else {
+                    sequence.generated.append(token)
+                    if !parameters.stop.isEmpty, parameters.stop.contains(where: { tokenizer.decode(sequence.generated).contains($0) }) {
+                        finish = "stop"
+                    } else if sequence.generated.count >= parameters.maxTokens {
+                        finish = "length"
+                    }
+                }
+                if let finish {
+                    var text = tokenizer.decode(sequence.generated)
+                    if finish == "stop" {
+                        let cut = parameters.stop.compactMap { text.range(of: $0)?.lowerBound }.min()!
+                        text = String(text[..<cut])
+                    }
+                    finished[sequence.problem]!.append(Completion(problem: sequence.problem, sample: sequence.sample, text: text,
+                                                                  tokens: sequence.generated.count + (finish == "eos" ? 1 : 0), finish: finish))
+                } else {
+                    continuing.append(sequence)
+                }
+            }
+            live = continuing
+            if !live.isEmpty {
+                let logits = model.forward(tokens: live.map { $0.generated.last! }, caches: live.map(\.cache), logitRows: Array(live.indices))
+                for (i, sequence) in live.enumerated() { sequence.logits = Array(logits[(i * vocab)..<((i + 1) * vocab)]) }
+            }
+            // Emit completed problems in order.
+            while nextToEmit < nextProblem, let done = finished[nextToEmit], done.count == samples {
+                try emit(nextToEmit, done.sorted { $0.sample < $1.sample })
+                finished[nextToEmit] = nil
+                nextToEmit += 1
+            }
+        }
+    }
+}

@@ -1,0 +1,97 @@
+import Foundation
+import Testing
+@testable import Model
+
+@Suite struct GenerationTests {
+    /// Greedy decoding with the KV cache and batched rows equals a plain decoder that reruns
+    /// the whole sequence without a cache for every token.
+    @Test(arguments: ["llama", "qwen2", "gpt2"])
+    func cachedGreedyEqualsPlainDecoder(name: String) throws {
+        let model = try Transformer.load(directory: modelFixtures.appendingPathComponent("models/\(name)").path)
+        let vocab = model.config.vocabSize
+        let prompts = [[3, 17, 5], [11, 4, 39, 1, 0, 25], [7]]
+        // Plain reference.
+        var reference: [[Int]] = []
+        for prompt in prompts {
+            var sequence = prompt
+            for _ in 0..<10 {
+                let logits = model.logits(tokens: sequence, batch: 1, seq: sequence.count)
+                let last = logits[((sequence.count - 1) * vocab)...]
+                sequence.append(last.indices.max { last[$0] < last[$1] || (last[$0] == last[$1] && $0 > $1) }! - last.startIndex)
+            }
+            reference.append(Array(sequence.dropFirst(prompt.count)))
+        }
+        // Cached, all three sequences decoded together after separate prefills.
+        let caches = prompts.map { _ in model.makeCache(capacity: 4) }
+        var outputs = [[Int]](repeating: [], count: prompts.count)
+        var last: [Int] = []
+        for (i, prompt) in prompts.enumerated() {
+            let logits = model.forward(tokens: prompt, caches: Array(repeating: caches[i], count: prompt.count), logitRows: [prompt.count - 1])
+            last.append(logits.indices.max { logits[$0] < logits[$1] || (logits[$0] == logits[$1] && $0 > $1) }!)
+        }
+        for step in 0..<10 {
+            for i in prompts.indices { outputs[i].append(last[i]) }
+            if step == 9 { break }
+            let logits = model.forward(tokens: last, caches: caches, logitRows: Array(prompts.indices))
+            last = prompts.indices.map { i in
+                let row = logits[(i * vocab)..<((i + 1) * vocab)]
+                return row.indices.max { row[$0] < row[$1] || (row[$0] == row[$1] && $0 > $1) }! - row.startIndex
+            }
+        }
+        #expect(outputs == reference)
+    }
+
+    func generator() throws -> Generator {
+        var config = tinyConfig(.llama)
+        config.vocabSize = 600
+        let model = Transformer(config: config)
+        model.initializeRandomly(seed: 5)
+        for i in model.parameters.indices { model.parameters[i] *= 20 }  // sharper distributions
+        let tokenizer = try Tokenizer(path: modelFixtures.appendingPathComponent("tokenizer-llama3.json").path)
+        return Generator(model: model, tokenizer: tokenizer, eos: [0])
+    }
+
+    func sample(_ generator: Generator, maxLive: Int, seed: UInt64) throws -> [Completion] {
+        var parameters = SamplingParameters()
+        parameters.temperature = 0.8
+        parameters.topK = 40
+        parameters.topP = 0.95
+        parameters.maxTokens = 12
+        parameters.seed = seed
+        var all: [Completion] = []
+        let prompts = (0..<9).map { (id: "p\($0)", prompt: "the answer is \($0 * 7)") }
+        try generator.generate(prompts: prompts, samples: 4, parameters: parameters, maxLive: maxLive) { _, completions in
+            all += completions
+        }
+        return all
+    }
+
+    @Test func samplesDoNotDependOnBatchSizeButOnSeed() throws {
+        let g = try generator()
+        let one = try sample(g, maxLive: 1, seed: 1)
+        #expect(one.count == 36)
+        #expect(try sample(g, maxLive: 7, seed: 1) == one)
+        #expect(try sample(g, maxLive: 64, seed: 1) == one)
+        #expect(try sample(g, maxLive: 64, seed: 2) != one)
+        #expect(Set(one.map(\.text)).count > 9)
+        #expect(one.map(\.problem) == (0..<9).flatMap { [Int](repeating: $0, count: 4) })
+    }
+
+    @Test func stopStringsAndLengthLimit() throws {
+        let g = try generator()
+        var parameters = SamplingParameters()
+        parameters.maxTokens = 5
+        var result: [Completion] = []
+        try g.generate(prompts: [(id: "a", prompt: "emoji")], samples: 1, parameters: parameters, maxLive: 4) { result += $1 }
+        #expect(result[0].finish == "length" || result[0].finish == "eos")
+        let text = result[0].text
+        guard text.count >= 2 else { return }
+        let stop = String(text.dropFirst(text.count / 2).prefix(1))
+        parameters.stop = [stop]
+        var stopped: [Completion] = []
+        try g.generate(prompts: [(id: "a", prompt: "emoji")], samples: 1, parameters: parameters, maxLive: 4) { stopped += $1 }
+        #expect(stopped[0].finish == "stop")
+        #expect(!stopped[0].text.contains(stop))
+        #expect(text.hasPrefix(stopped[0].text))
+    }
+}
