@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "shards", targets: ["Shards"]),
+        .executable(name: "generate", targets: ["Generate"]),
         .executable(name: "verify", targets: ["Filter"]),
         .executable(name: "finetune", targets: ["Finetune"]),
         .executable(name: "bench", targets: ["Bench"]),
@@ -47,6 +48,9 @@ let package = Package(
         ]),
         .executableTarget(name: "Filter", dependencies: [
             "Formats", "Verify", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "Generate", dependencies: [
+            "Formats", "Model", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "Finetune", dependencies: [
             "Formats", "Model", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),

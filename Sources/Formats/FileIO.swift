@@ -169,6 +169,9 @@ public final class AtomicFile {
         output = OutputDescriptor(fd: fd, name: path)
     }
 
+    /// Appends raw bytes (already in the file's final format).
+    public func write(_ bytes: UnsafeRawBufferPointer) throws { try output.write(bytes) }
+
     public func commit() throws {
         precondition(!done, "AtomicFile committed twice")
         do {
