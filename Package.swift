@@ -38,6 +38,8 @@ let package = Package(
         // Code answers: the sandbox and the test harnesses.
         .target(name: "CodeVerify", dependencies: ["Formats", "CSandbox"]),
         .target(name: "Verify", dependencies: ["Formats", "MathVerify", "CodeVerify"]),
+        // The OpenAI-compatible completions client behind `generate --endpoint`.
+        .target(name: "Endpoint", dependencies: ["Formats"]),
         // What every tool shares: error reporting, input resolution, progress display.
         .target(name: "ToolSupport", dependencies: [
             "Formats", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -50,7 +52,7 @@ let package = Package(
             "Formats", "Verify", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "Generate", dependencies: [
-            "Formats", "Model", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Formats", "Model", "Endpoint", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "Finetune", dependencies: [
             "Formats", "Model", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),

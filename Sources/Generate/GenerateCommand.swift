@@ -1,4 +1,5 @@
 import ArgumentParser
+import Endpoint
 import Foundation
 import Formats
 import Model
@@ -21,9 +22,19 @@ struct GenerateCommand: ParsableCommand {
               generate --model base/ problems.jsonl.zst -o samples.jsonl.zst --samples 4 --temperature 0.8 --top-k 40
               generate --model base/ val.jsonl.zst -o greedy.jsonl.zst --temperature 0
               generate --model m/ problems.jsonl.zst -o - --samples 2 --stop "\\n\\n" | verify - --keep correct
+              generate --endpoint http://127.0.0.1:8000/v1 --model Qwen/Qwen2.5-0.5B problems.jsonl.zst -o s.jsonl.zst --samples 32 --concurrency 16
+
+            With --endpoint, --model names the served model and requests go to the server's \
+            /v1/completions (n, temperature, top_p, top_k, max_tokens, stop, seed), retried with \
+            backoff on 429, 5xx, timeouts and dropped connections.
             """)
 
-    @Option(help: "Model directory (config.json, model.safetensors, tokenizer.json).") var model: String
+    @Option(help: "Model directory (config.json, model.safetensors, tokenizer.json); with --endpoint, the served model's name.")
+    var model: String
+    @Option(help: "An OpenAI-compatible server (http://host:port[/v1]) to sample from instead of the local engine.")
+    var endpoint: String?
+    @Option(help: "Concurrent requests with --endpoint.") var concurrency = 8
+    @Option(help: "Attempts per request with --endpoint before giving up.") var retries = 6
     @Argument(help: "Problem shards.") var files: [String] = []
     @Option(name: .shortAndLong, help: "Output shard ('-' for stdout).") var output = "-"
     @Option(help: "Samples per problem (K).") var samples = 1
@@ -44,17 +55,26 @@ struct GenerateCommand: ParsableCommand {
         if samples < 1 || maxTokens < 1 || batchSize < 1 || chunk < 1 { throw ValidationError("--samples, --max-tokens, --batch-size and --chunk must be positive") }
         if temperature < 0 || topP <= 0 || topP > 1 || topK < 0 { throw ValidationError("need --temperature >= 0, 0 < --top-p <= 1, --top-k >= 0") }
         if let shard { do { _ = try ShardSelection(shard) } catch { throw ValidationError("\(error)") } }
+        if endpoint != nil && chat { throw ValidationError("--chat needs the local tokenizer; with --endpoint put the chat format in --template") }
+        if concurrency < 1 { throw ValidationError("--concurrency must be positive") }
     }
 
     func run() throws {
         try reportingDataErrors(tool: "generate") {
             BLAS.setThreads(threads)
             let inputs = try resolveInputs(files)
-            let engine = try Transformer.load(directory: model)
-            let tokenizer = try Tokenizer(path: model + "/tokenizer.json")
-            var eos = Set(engine.config.eosTokenIDs)
-            if eos.isEmpty, let id = ["<|endoftext|>", "</s>", "<|im_end|>", "<|eot_id|>"].lazy.compactMap(tokenizer.id(of:)).first { eos = [id] }
-            if chat, let id = tokenizer.id(of: "<|im_end|>") ?? tokenizer.id(of: "<|eot_id|>") { eos.insert(id) }
+            let client = try endpoint.map { try CompletionsClient(endpoint: $0, maxAttempts: retries) }
+            var generator: Generator?
+            var tokenizer: Tokenizer?
+            if client == nil {
+                let engine = try Transformer.load(directory: model)
+                let tok = try Tokenizer(path: model + "/tokenizer.json")
+                var eos = Set(engine.config.eosTokenIDs)
+                if eos.isEmpty, let id = ["<|endoftext|>", "</s>", "<|im_end|>", "<|eot_id|>"].lazy.compactMap(tok.id(of:)).first { eos = [id] }
+                if chat, let id = tok.id(of: "<|im_end|>") ?? tok.id(of: "<|eot_id|>") { eos.insert(id) }
+                generator = Generator(model: engine, tokenizer: tok, eos: eos)
+                tokenizer = tok
+            }
             let promptTemplate = try template.map(PromptTemplate.load) ?? .problemOnly
             let selection = try shard.map(ShardSelection.init) ?? .all
 
@@ -66,7 +86,7 @@ struct GenerateCommand: ParsableCommand {
                     guard let id = record.id else { throw DataError("field \"id\" missing") }
                     guard selection.contains(id: id) else { return }
                     var prompt = try promptTemplate.prompt(for: record)
-                    if chat { prompt = try chatFormat(prompt, tokenizer: tokenizer) }
+                    if chat, let tokenizer { prompt = try chatFormat(prompt, tokenizer: tokenizer) }
                     problems.append((record, prompt))
                 }
             }
@@ -77,8 +97,7 @@ struct GenerateCommand: ParsableCommand {
             parameters.maxTokens = maxTokens
             parameters.stop = stop
             parameters.seed = seed
-            let generator = Generator(model: engine, tokenizer: tokenizer, eos: eos)
-            let modelName = URL(fileURLWithPath: model).lastPathComponent
+            let modelName = client == nil ? URL(fileURLWithPath: model).lastPathComponent : model
 
             let partsDirectory = output == "-" ? nil : output + ".parts"
             if let partsDirectory { try FileManager.default.createDirectory(atPath: partsDirectory, withIntermediateDirectories: true) }
@@ -86,38 +105,54 @@ struct GenerateCommand: ParsableCommand {
             let progress = ProgressLine("generating", total: problems.count)
             var generatedTokens = 0, reused = 0
             var chunkFiles: [String] = []
-            for c in 0..<chunkCount {
-                let range = (c * chunk)..<min((c + 1) * chunk, problems.count)
-                let name = partsDirectory.map { "\($0)/chunk-\(String(format: "%06d", c)).jsonl.zst" }
-                if let name { chunkFiles.append(name) }
-                if let name, FileManager.default.fileExists(atPath: name) {
-                    reused += 1
-                    progress.advance(by: range.count)
-                    continue
-                }
-                let write: (ShardWriter) throws -> Void = { writer in
-                    let prompts = range.map { (id: problems[$0].record.id!, prompt: problems[$0].prompt) }
-                    try generator.generate(prompts: prompts, samples: samples, parameters: parameters, maxLive: batchSize) { index, completions in
-                        let problem = problems[range.lowerBound + index]
-                        for completion in completions {
-                            var record = problem.record
-                            record["prompt"] = .string(problem.prompt)
-                            record["completion"] = .string(completion.text)
-                            record["sample"] = .number(JSONNumber(completion.sample))
-                            record["gen"] = .object(JSONObject([
-                                ("model", .string(modelName)), ("temperature", .number(JSONNumber(Double("\(temperature)")!))),
-                                ("top_k", .number(JSONNumber(topK))), ("top_p", .number(JSONNumber(Double("\(topP)")!))),
-                                ("seed", .number(JSONNumber(Int(seed)))), ("tokens", .number(JSONNumber(completion.tokens))),
-                                ("finish", .string(completion.finish)),
-                            ]))
-                            generatedTokens += completion.tokens
-                            try writer.write(record)
-                        }
-                        progress.detail = "\(Int(Double(generatedTokens) / max(progress.elapsedSeconds, 1e-3))) tok/s"
-                        progress.advance()
+            do {
+                for c in 0..<chunkCount {
+                    let range = (c * chunk)..<min((c + 1) * chunk, problems.count)
+                    let name = partsDirectory.map { "\($0)/chunk-\(String(format: "%06d", c)).jsonl.zst" }
+                    if let name { chunkFiles.append(name) }
+                    if let name, FileManager.default.fileExists(atPath: name) {
+                        reused += 1
+                        progress.advance(by: range.count)
+                        continue
                     }
+                    let write: (ShardWriter) throws -> Void = { writer in
+                        func emit(_ index: Int, _ completions: [Completion]) throws {
+                            let problem = problems[range.lowerBound + index]
+                            for completion in completions {
+                                var record = problem.record
+                                record["prompt"] = .string(problem.prompt)
+                                record["completion"] = .string(completion.text)
+                                record["sample"] = .number(JSONNumber(completion.sample))
+                                record["gen"] = .object(JSONObject([
+                                    ("model", .string(modelName)), ("temperature", .number(JSONNumber(Double("\(temperature)")!))),
+                                    ("top_k", .number(JSONNumber(topK))), ("top_p", .number(JSONNumber(Double("\(topP)")!))),
+                                    ("seed", .number(JSONNumber(Int(seed)))),
+                                    ("tokens", completion.tokens >= 0 ? .number(JSONNumber(completion.tokens)) : .null),
+                                    ("finish", .string(completion.finish)),
+                                ]))
+                                generatedTokens += max(0, completion.tokens)
+                                try writer.write(record)
+                            }
+                            progress.detail = "\(Int(Double(generatedTokens) / max(progress.elapsedSeconds, 1e-3))) tok/s"
+                            progress.advance()
+                        }
+                        if let client {
+                            for (index, completions) in try requestChunk(range, problems: problems, client: client).enumerated() {
+                                try emit(index, completions)
+                            }
+                        } else {
+                            let prompts = range.map { (id: problems[$0].record.id!, prompt: problems[$0].prompt) }
+                            try generator!.generate(prompts: prompts, samples: samples, parameters: parameters, maxLive: batchSize, emit: emit)
+                        }
+                    }
+                    try writeShard(to: name ?? "-", write)
                 }
-                try writeShard(to: name ?? "-", write)
+            } catch {
+                // Keep finished chunks for a rerun; an empty parts directory is just clutter.
+                if let partsDirectory, (try? FileManager.default.contentsOfDirectory(atPath: partsDirectory))?.isEmpty == true {
+                    try? FileManager.default.removeItem(atPath: partsDirectory)
+                }
+                throw error
             }
             progress.finish()
             if let partsDirectory {
@@ -140,6 +175,36 @@ struct GenerateCommand: ParsableCommand {
         }
     }
 
+    /// The chunk's problems sent to the server, `--concurrency` requests at a time; results in
+    /// problem order. The first failure (after retries) fails the chunk, which writes nothing.
+    func requestChunk(_ range: Range<Int>, problems: [(record: Record, prompt: String)], client: CompletionsClient) throws -> [[Completion]] {
+        let results = ChunkResults(count: range.count)
+        let gate = DispatchSemaphore(value: concurrency)
+        let group = DispatchGroup()
+        for (index, problemIndex) in range.enumerated() {
+            gate.wait()
+            if results.failed { gate.signal(); break }
+            group.enter()
+            let problem = problems[problemIndex]
+            let request = CompletionRequest(model: model, prompt: problem.prompt, n: samples, temperature: temperature, topP: topP,
+                                            topK: topK, maxTokens: maxTokens, stop: stop,
+                                            seed: Int(stableHash(String(seed), problem.record.id!) & 0x7FFF_FFFF))
+            DispatchQueue.global().async {
+                defer { gate.signal(); group.leave() }
+                do {
+                    let choices = try client.complete(request)
+                    results.set(index, .success(choices.enumerated().map {
+                        Completion(problem: problemIndex, sample: $0.offset, text: $0.element.text, tokens: -1, finish: $0.element.finish)
+                    }))
+                } catch {
+                    results.set(index, .failure(error))
+                }
+            }
+        }
+        group.wait()
+        return try results.values.map { try ($0 ?? .failure(DataError("request not sent"))).get() }
+    }
+
     /// ChatML (Qwen and others) or the Llama 3 header format, chosen by the tokenizer's tokens.
     func chatFormat(_ prompt: String, tokenizer: Tokenizer) throws -> String {
         if tokenizer.id(of: "<|im_start|>") != nil {
@@ -149,5 +214,19 @@ struct GenerateCommand: ParsableCommand {
             return "<|start_header_id|>user<|end_header_id|>\n\n\(prompt)<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
         }
         throw DataError("--chat: the tokenizer has neither ChatML nor Llama 3 chat tokens")
+    }
+}
+
+/// Per-problem results filled in by concurrent requests.
+final class ChunkResults: @unchecked Sendable {
+    private let lock = NSLock()
+    private(set) var values: [Result<[Completion], Error>?]
+    private(set) var failed = false
+    init(count: Int) { values = Array(repeating: nil, count: count) }
+    func set(_ index: Int, _ value: Result<[Completion], Error>) {
+        lock.lock()
+        values[index] = value
+        if case .failure = value { failed = true }
+        lock.unlock()
     }
 }

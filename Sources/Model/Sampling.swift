@@ -63,11 +63,16 @@ func pickToken(_ logits: ArraySlice<Float>, _ parameters: SamplingParameters, _ 
 
 /// One finished sample.
 public struct Completion: Sendable, Equatable {
+    public init(problem: Int, sample: Int, text: String, tokens: Int, finish: String) {
+        self.problem = problem; self.sample = sample; self.text = text; self.tokens = tokens; self.finish = finish
+    }
+
     public let problem: Int
     public let sample: Int
     public let text: String
+    /// Tokens generated (-1 when a server did not say).
     public let tokens: Int
-    /// "eos", "stop" or "length".
+    /// "eos", "stop" or "length" (a server's own finish_reason with --endpoint).
     public let finish: String
 }
 
