@@ -6,7 +6,7 @@ SHELL := bash
 .DEFAULT_GOAL := all
 
 # System packages the build and tests need (Debian names).
-APT_PACKAGES := libzstd-dev libarchive-dev libopenblas-dev pkg-config zstd jq
+APT_PACKAGES := libzstd-dev libarchive-dev libopenblas-dev libcurl4 pkg-config zstd jq
 SWIFT_BUILD := swift build -c release
 BIN := .build/release
 DATA_DIR := ../shared/data

@@ -266,6 +266,40 @@ func benchTraining(peak: Double) -> [Row] {
     return rows
 }
 
+// MARK: decoding throughput
+
+/// Tokens per second of batched decoding with KV caches at 1, 8, 32 and 128 live sequences,
+/// beside the compute bound of the same run: sgemm peak / (2 x parameters) tokens per second.
+func benchDecode(peak: Double) -> [Row] {
+    BLAS.setThreads(ProcessInfo.processInfo.activeProcessorCount)
+    let models: [(String, ModelConfig)] = [
+        ("demo-size llama d=96", ModelConfig(architecture: .llama, vocabSize: 32, hiddenSize: 96, intermediateSize: 256, layers: 3,
+                                             heads: 4, kvHeads: 4, maxPositions: 128)),
+        ("llama d=512 (~25M)", ModelConfig(architecture: .llama, vocabSize: 8192, hiddenSize: 512, intermediateSize: 1376, layers: 6,
+                                           heads: 8, kvHeads: 8, maxPositions: 512)),
+    ]
+    var rows: [Row] = []
+    for (name, config) in models {
+        let model = Transformer(config: config)
+        model.initializeRandomly(seed: 2)
+        let bound = peak * 1e9 / (2 * Double(model.parameterCount))
+        for live in [1, 8, 32, 128] {
+            let prompt = (0..<16).map { $0 % config.vocabSize }
+            let caches = (0..<live).map { _ in model.makeCache(capacity: 64) }
+            for cache in caches { _ = model.forward(tokens: prompt, caches: Array(repeating: cache, count: prompt.count), logitRows: [prompt.count - 1]) }
+            let steps = 16
+            let time = seconds {
+                for step in 0..<steps {
+                    _ = model.forward(tokens: (0..<live).map { ($0 + step) % config.vocabSize }, caches: caches, logitRows: Array(0..<live))
+                }
+            }
+            rows.append(Row(name: "decode, \(name), \(live) sequences", value: Double(live * steps) / time, unit: "tok/s",
+                            reference: "bound peak/(2 params)", referenceValue: bound))
+        }
+    }
+    return rows
+}
+
 // MARK: main
 
 let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("restem-bench-\(getpid())").path
@@ -273,7 +307,7 @@ try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirecto
 defer { try? FileManager.default.removeItem(atPath: scratch) }
 
 let sgemm = benchSgemm()
-let rows = sgemm + benchTraining(peak: sgemm[0].value) + (try benchShards(scratch: scratch)) + (try benchMath(scratch: scratch)) + (try benchCode())
+let rows = sgemm + benchTraining(peak: sgemm[0].value) + benchDecode(peak: sgemm[0].value) + (try benchShards(scratch: scratch)) + (try benchMath(scratch: scratch)) + (try benchCode())
 
 func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
 func number(_ x: Double) -> String { x >= 100 ? String(format: "%.0f", x) : String(format: "%.1f", x) }
