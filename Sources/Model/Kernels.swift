@@ -259,35 +259,17 @@ public enum Kernels {
         return total
     }
 
-    /// Mean cross-entropy over the rows whose target is >= 0, from logits [N, V], processed one
-    /// row at a time so no probability matrix is stored: `dlogits` (same shape) receives
-    /// (softmax - onehot) / targetCount, or 0 for rows without a target. Returns (loss, count).
+    /// Mean cross-entropy over the rows whose target is >= 0 (a convenience over
+    /// `crossEntropySum` that leaves the logits alone): `dlogits` receives
+    /// (softmax - onehot) / targetCount, or 0 for rows without a target.
     @discardableResult
     public static func crossEntropy(logits_NV: ConstBuffer, targets: [Int], dlogits_NV: Buffer?, n: Int, v: Int) -> (loss: Double, count: Int) {
         let count = targets.filter { $0 >= 0 }.count
-        var total = 0.0
-        for row in 0..<n {
-            let logits = logits_NV + row * v
-            let target = targets[row]
-            guard target >= 0 else {
-                dlogits_NV?.advanced(by: row * v).update(repeating: 0, count: v)
-                continue
-            }
-            var maximum = -Float.infinity
-            for j in 0..<v { maximum = max(maximum, logits[j]) }
-            var sum: Double = 0
-            for j in 0..<v { sum += Double(Foundation.exp(logits[j] - maximum)) }
-            let logSum = Foundation.log(sum) + Double(maximum)
-            total += logSum - Double(logits[target])
-            if let dlogits_NV {
-                let d = dlogits_NV + row * v
-                let inverseCount = 1 / Float(max(count, 1))
-                for j in 0..<v {
-                    let probability = Float(Foundation.exp(Double(logits[j]) - logSum))
-                    d[j] = (probability - (j == target ? 1 : 0)) * inverseCount
-                }
-            }
-        }
+        let work = dlogits_NV ?? Buffer.allocate(capacity: n * v)
+        defer { if dlogits_NV == nil { work.deallocate() } }
+        work.update(from: logits_NV, count: n * v)
+        let total = crossEntropySum(logits_NV: work, targets: targets[...], n: n, v: v,
+                                    gradientScale: dlogits_NV == nil ? nil : 1 / Float(max(count, 1)))
         return (count > 0 ? total / Double(count) : 0, count)
     }
 }
