@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "generate", targets: ["Generate"]),
         .executable(name: "verify", targets: ["Filter"]),
         .executable(name: "finetune", targets: ["Finetune"]),
+        .executable(name: "score", targets: ["Score"]),
         .executable(name: "bench", targets: ["Bench"]),
         .library(name: "Formats", targets: ["Formats"]),
         .library(name: "Model", targets: ["Model"]),
@@ -40,6 +41,8 @@ let package = Package(
         .target(name: "Verify", dependencies: ["Formats", "MathVerify", "CodeVerify"]),
         // The OpenAI-compatible completions client behind `generate --endpoint`.
         .target(name: "Endpoint", dependencies: ["Formats"]),
+        // pass@k, maj@k and the report plot behind `score`.
+        .target(name: "Scoring", dependencies: ["Formats"]),
         // What every tool shares: error reporting, input resolution, progress display.
         .target(name: "ToolSupport", dependencies: [
             "Formats", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -57,12 +60,16 @@ let package = Package(
         .executableTarget(name: "Finetune", dependencies: [
             "Formats", "Model", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .executableTarget(name: "Score", dependencies: [
+            "Formats", "Scoring", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .executableTarget(name: "Bench", dependencies: ["Formats", "Model", "MathVerify", "CodeVerify", "Verify"]),
 
         .testTarget(name: "FormatsTests", dependencies: ["Formats"], exclude: ["Fixtures"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Formats"], exclude: ["Fixtures"]),
         .testTarget(name: "MathVerifyTests", dependencies: ["MathVerify", "Formats"], exclude: ["Fixtures"]),
         .testTarget(name: "VerifyTests", dependencies: ["Verify", "Formats"]),
+        .testTarget(name: "ScoringTests", dependencies: ["Scoring", "Formats"]),
         .testTarget(name: "CodeVerifyTests", dependencies: ["CodeVerify", "Formats"]),
         .testTarget(name: "ShardsToolTests", dependencies: ["Formats"]),
     ],
