@@ -59,11 +59,24 @@ public struct Verifier: Sendable {
     }
 }
 
-/// Slots written by disjoint index ranges from concurrent workers.
+/// Slots written by disjoint index ranges from concurrent workers. The storage is allocated
+/// once: calling `withUnsafeMutableBufferPointer` on a shared Array from several threads is
+/// itself a race (each call is an exclusive access that may copy the buffer), and it lost
+/// writes under load.
 private final class UnsafeResults: @unchecked Sendable {
-    var values: [Result<Record, Error>?]
-    init(count: Int) { values = Array(repeating: nil, count: count) }
-    func set(_ index: Int, _ value: Result<Record, Error>) {
-        values.withUnsafeMutableBufferPointer { $0[index] = value }
+    private let slots: UnsafeMutableBufferPointer<Result<Record, Error>?>
+
+    init(count: Int) {
+        slots = .allocate(capacity: count)
+        slots.initialize(repeating: nil)
     }
+
+    deinit {
+        slots.deinitialize()
+        slots.deallocate()
+    }
+
+    func set(_ index: Int, _ value: Result<Record, Error>) { slots[index] = value }
+
+    var values: [Result<Record, Error>?] { Array(slots) }
 }
