@@ -74,20 +74,12 @@ struct FinetuneCommand: ParsableCommand {
                 model = try Transformer.load(directory: base)
                 tokenizerSource = base
             } else {
-                let configPath = config!
-                let parsed: JSON
-                do { parsed = try JSON.parse(try readTextFile(configPath)) } catch let error as DataError { throw error } catch {
-                    throw DataError("malformed JSON: \(error)", at: configPath)
-                }
-                do { model = Transformer(config: try ModelConfig(json: parsed)) } catch let error as DataError { throw error.located(configPath) }
+                model = Transformer(config: try ModelConfig.load(path: config!))
                 model.initializeRandomly(seed: seed)
                 tokenizerSource = tokenizer!
             }
-            var isDirectory: ObjCBool = false
-            _ = FileManager.default.fileExists(atPath: tokenizerSource, isDirectory: &isDirectory)
-            let tokenizerPath = isDirectory.boolValue ? tokenizerSource + "/tokenizer.json" : tokenizerSource
-            let tok = try Tokenizer(path: tokenizerPath)
-            guard let eos = model.config.eosTokenIDs.first ?? ["<|endoftext|>", "</s>", "<|im_end|>", "<|end_of_text|>"].lazy.compactMap(tok.id(of:)).first else {
+            let tok = try Tokenizer.load(modelOrFile: tokenizerSource)
+            guard let eos = model.config.endOfSequenceIDs(tokenizer: tok).first else {
                 throw DataError("no end-of-sequence token: set eos_token_id in config.json")
             }
             let promptTemplate = try template.map(PromptTemplate.load) ?? .problemOnly

@@ -32,10 +32,6 @@ public struct Record: Sendable, Equatable {
         return try string(key)
     }
 
-    public func require(_ keys: [String]) throws {
-        for key in keys where fields[key] == nil { throw DataError("field \"\(key)\" missing") }
-    }
-
     /// The record as one line of JSON, without the newline.
     public func jsonLine() -> String { JSON.object(fields).serialized() }
 

@@ -11,7 +11,7 @@ import Darwin
 /// Every error names the file and the line (or byte offset for damaged compression). Blank lines
 /// are skipped; a file of zero bytes is an error, because it is what a crashed or misdirected
 /// writer leaves behind (a shard written by this toolkit with no records is still a zstd frame).
-public final class ShardReader: Sequence, IteratorProtocol {
+public final class ShardReader {
     public let name: String
     /// The line of the record returned last (1-based).
     public private(set) var lineNumber = 0
@@ -21,7 +21,6 @@ public final class ShardReader: Sequence, IteratorProtocol {
     private var start = 0
     private var end = 0
     private var sourceEnded = false
-    private var failure: Error?
 
     public init(path: String) throws {
         let input = try InputFile(path: path)
@@ -64,20 +63,6 @@ public final class ShardReader: Sequence, IteratorProtocol {
             return Record(object)
         }
         return nil
-    }
-
-    /// Sequence conformance for `for record in reader`: the first error ends the iteration and is
-    /// kept in `failure`; call `finish()` afterwards to rethrow it. Prefer `nextRecord()`.
-    public func next() -> Record? {
-        do { return try nextRecord() } catch {
-            failure = error
-            return nil
-        }
-    }
-
-    /// Rethrows an error that ended a `for` loop over the reader.
-    public func finish() throws {
-        if let failure { throw failure }
     }
 
     /// Calls `body` with every record; errors thrown by `body` as DataError without a location

@@ -68,9 +68,8 @@ struct GenerateCommand: ParsableCommand {
             var tokenizer: Tokenizer?
             if client == nil {
                 let engine = try Transformer.load(directory: model)
-                let tok = try Tokenizer(path: model + "/tokenizer.json")
-                var eos = Set(engine.config.eosTokenIDs)
-                if eos.isEmpty, let id = ["<|endoftext|>", "</s>", "<|im_end|>", "<|eot_id|>"].lazy.compactMap(tok.id(of:)).first { eos = [id] }
+                let tok = try Tokenizer.load(modelOrFile: model)
+                var eos = Set(engine.config.endOfSequenceIDs(tokenizer: tok))
                 if chat, let id = tok.id(of: "<|im_end|>") ?? tok.id(of: "<|eot_id|>") { eos.insert(id) }
                 generator = Generator(model: engine, tokenizer: tok, eos: eos)
                 tokenizer = tok

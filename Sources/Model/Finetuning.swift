@@ -64,6 +64,7 @@ public final class Finetuner {
     let examples: [TrainingExample]
     public private(set) var optimizer: AdamW
     public private(set) var step = 0
+    private var cachedOrder: (epoch: Int, order: [Int])?
 
     public init(model: Transformer, examples: [TrainingExample], options: FinetuneOptions) {
         self.model = model
@@ -87,9 +88,12 @@ public final class Finetuner {
     /// order fixed by (seed, epoch).
     func batch(forStep step: Int) -> [TrainingExample] {
         let epoch = (step - 1) / batchesPerEpoch, index = (step - 1) % batchesPerEpoch
-        let order = examples.indices.sorted {
-            stableHash(String(options.seed), String(epoch), String($0)) < stableHash(String(options.seed), String(epoch), String($1))
+        if cachedOrder?.epoch != epoch {
+            // One hash per example per epoch, not per comparison per step.
+            let keys = examples.indices.map { stableHash(String(options.seed), String(epoch), String($0)) }
+            cachedOrder = (epoch, examples.indices.sorted { keys[$0] < keys[$1] })
         }
+        let order = cachedOrder!.order
         let start = index * options.batchSize
         return order[start..<min(start + options.batchSize, order.count)].map { examples[$0] }
     }

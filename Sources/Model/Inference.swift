@@ -75,11 +75,7 @@ extension Transformer {
             var up = [Float](repeating: 0, count: n * ff), gate = [Float](repeating: 0, count: n * ff), hidden = [Float](repeating: 0, count: n * ff)
             var scores = [Float](repeating: 0, count: (positions.max() ?? 0) + 1)
             func norm(_ w: Int, _ b: Int?) {
-                if isGPT2 {
-                    Kernels.layerNormForward(y_NC: &normed, mean_N: &mean, rstd_N: &rstd, x_NC: x, w_C: p + w, b_C: p + b!, n: n, c: d, eps: config.normEps)
-                } else {
-                    Kernels.rmsNormForward(y_NC: &normed, rstd_N: &rstd, x_NC: x, w_C: p + w, n: n, c: d, eps: config.normEps)
-                }
+                normForward(&normed, mean: &mean, rstd: &rstd, x: x, weight: w, bias: b, n: n, parameters: p)
             }
             let scale = 1 / Float(hd).squareRoot()
             for (l, block) in blocks.enumerated() {

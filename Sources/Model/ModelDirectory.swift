@@ -11,13 +11,7 @@ extension Transformer {
     static let tokenizerFiles = ["tokenizer.json", "tokenizer_config.json", "generation_config.json", "special_tokens_map.json"]
 
     public static func load(directory: String) throws -> Transformer {
-        let configPath = directory + "/config.json"
-        let configJSON: JSON
-        do { configJSON = try JSON.parse(try readTextFile(configPath)) } catch let error as DataError { throw error } catch {
-            throw DataError("malformed JSON: \(error)", at: configPath)
-        }
-        let config: ModelConfig
-        do { config = try ModelConfig(json: configJSON) } catch let error as DataError { throw error.located(configPath) }
+        let config = try ModelConfig.load(path: directory + "/config.json")
         let model = Transformer(config: config)
         let checkpoint = try SafetensorsCheckpoint(directory: directory)
         for tensor in model.tensors {
@@ -87,5 +81,33 @@ extension Transformer {
         var out = [Float](repeating: 0, count: values.count)
         for r in 0..<rows { for c in 0..<columns { out[c * rows + r] = values[r * columns + c] } }
         return out
+    }
+}
+
+extension ModelConfig {
+    /// Reads a config.json file; errors name the file.
+    public static func load(path: String) throws -> ModelConfig {
+        let json: JSON
+        do { json = try JSON.parse(try readTextFile(path)) } catch let error as DataError { throw error } catch {
+            throw DataError("malformed JSON: \(error)", at: path)
+        }
+        do { return try ModelConfig(json: json) } catch let error as DataError { throw error.located(path) }
+    }
+
+    /// The ids that end a sequence: config.json's eos_token_id, else the first end-of-text
+    /// token the tokenizer knows. Empty when there is none.
+    public func endOfSequenceIDs(tokenizer: Tokenizer) -> [Int] {
+        if !eosTokenIDs.isEmpty { return eosTokenIDs }
+        let conventional = ["<|endoftext|>", "</s>", "<|im_end|>", "<|eot_id|>", "<|end_of_text|>", "<eos>"]
+        return conventional.lazy.compactMap(tokenizer.id(of:)).first.map { [$0] } ?? []
+    }
+}
+
+extension Tokenizer {
+    /// The tokenizer of a model directory, or a tokenizer.json file given directly.
+    public static func load(modelOrFile path: String) throws -> Tokenizer {
+        var isDirectory: ObjCBool = false
+        _ = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+        return try Tokenizer(path: isDirectory.boolValue ? path + "/tokenizer.json" : path)
     }
 }

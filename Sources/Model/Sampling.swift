@@ -109,6 +109,7 @@ public final class Generator {
         var finished: [Int: [Completion]] = [:]
         var nextToEmit = 0
         let vocab = model.config.vocabSize
+        let stopWindow = (parameters.stop.map(\.utf8.count).max() ?? 0) + 1
         while nextProblem < prompts.count || !live.isEmpty {
             // Admit problems while there is room (always at least one).
             while nextProblem < prompts.count && (live.isEmpty || live.count + samples <= maxLive) {
@@ -133,7 +134,12 @@ public final class Generator {
                     finish = "eos"
                 } else {
                     sequence.generated.append(token)
-                    if !parameters.stop.isEmpty, parameters.stop.contains(where: { tokenizer.decode(sequence.generated).contains($0) }) {
+                    // A new stop occurrence must include the new token; every token is at least one
+                    // byte, so the last (longest stop in bytes + 1) tokens cover it. Decoding that
+                    // window instead of the whole completion keeps each step O(1).
+                    if !parameters.stop.isEmpty,
+                       case let window = tokenizer.decode(Array(sequence.generated.suffix(stopWindow))),
+                       parameters.stop.contains(where: window.contains) {
                         finish = "stop"
                     } else if sequence.generated.count >= parameters.maxTokens {
                         finish = "length"

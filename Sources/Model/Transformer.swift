@@ -124,3 +124,28 @@ public final class Transformer {
         }
     }
 }
+
+extension Transformer {
+    /// The architecture's normalization (LayerNorm for gpt2, RMSNorm otherwise) over n rows;
+    /// `mean` is only written for LayerNorm. `bias` is the LayerNorm bias offset.
+    func normForward(_ y: Buffer, mean: Buffer, rstd: Buffer, x: ConstBuffer, weight: Int, bias: Int?, n: Int,
+                     parameters p: ConstBuffer) {
+        let d = config.hiddenSize
+        if let bias {
+            Kernels.layerNormForward(y_NC: y, mean_N: mean, rstd_N: rstd, x_NC: x, w_C: p + weight, b_C: p + bias, n: n, c: d, eps: config.normEps)
+        } else {
+            Kernels.rmsNormForward(y_NC: y, rstd_N: rstd, x_NC: x, w_C: p + weight, n: n, c: d, eps: config.normEps)
+        }
+    }
+
+    func normBackward(dx: Buffer, dy: ConstBuffer, x: ConstBuffer, mean: ConstBuffer, rstd: ConstBuffer, weight: Int, bias: Int?,
+                      n: Int, parameters p: ConstBuffer, gradients g: Buffer) {
+        let d = config.hiddenSize
+        if let bias {
+            Kernels.layerNormBackward(dx_NC: dx, dw_C: g + weight, db_C: g + bias, dy_NC: dy, x_NC: x, w_C: p + weight,
+                                      mean_N: mean, rstd_N: rstd, n: n, c: d)
+        } else {
+            Kernels.rmsNormBackward(dx_NC: dx, dw_C: g + weight, dy_NC: dy, x_NC: x, w_C: p + weight, rstd_N: rstd, n: n, c: d)
+        }
+    }
+}

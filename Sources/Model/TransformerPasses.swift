@@ -68,11 +68,7 @@ extension Transformer {
             for block in blocks {
                 acts.residual.append(x)
                 var n1 = [Float](repeating: 0, count: n * d), mean = [Float](repeating: 0, count: n), rstd = [Float](repeating: 0, count: n)
-                if isGPT2 {
-                    Kernels.layerNormForward(y_NC: &n1, mean_N: &mean, rstd_N: &rstd, x_NC: x, w_C: p + block.norm1W, b_C: p + block.norm1B!, n: n, c: d, eps: config.normEps)
-                } else {
-                    Kernels.rmsNormForward(y_NC: &n1, rstd_N: &rstd, x_NC: x, w_C: p + block.norm1W, n: n, c: d, eps: config.normEps)
-                }
+                normForward(&n1, mean: &mean, rstd: &rstd, x: x, weight: block.norm1W, bias: block.norm1B, n: n, parameters: p)
                 var q = [Float](repeating: 0, count: n * qOut), k = [Float](repeating: 0, count: n * kvOut), v = [Float](repeating: 0, count: n * kvOut)
                 Kernels.linearForward(y_NO: &q, x_NI: n1, w_OI: p + block.q, b_O: block.qB.map { p + $0 }, n: n, i: d, o: qOut)
                 Kernels.linearForward(y_NO: &k, x_NI: n1, w_OI: p + block.k, b_O: block.kB.map { p + $0 }, n: n, i: d, o: kvOut)
@@ -89,11 +85,7 @@ extension Transformer {
                 for i in 0..<(n * d) { x[i] += projected[i] }
                 acts.middle.append(x)
                 var n2 = [Float](repeating: 0, count: n * d), mean2 = [Float](repeating: 0, count: n), rstd2 = [Float](repeating: 0, count: n)
-                if isGPT2 {
-                    Kernels.layerNormForward(y_NC: &n2, mean_N: &mean2, rstd_N: &rstd2, x_NC: x, w_C: p + block.norm2W, b_C: p + block.norm2B!, n: n, c: d, eps: config.normEps)
-                } else {
-                    Kernels.rmsNormForward(y_NC: &n2, rstd_N: &rstd2, x_NC: x, w_C: p + block.norm2W, n: n, c: d, eps: config.normEps)
-                }
+                normForward(&n2, mean: &mean2, rstd: &rstd2, x: x, weight: block.norm2W, bias: block.norm2B, n: n, parameters: p)
                 var up = [Float](repeating: 0, count: n * ff), hidden = [Float](repeating: 0, count: n * ff)
                 var gate: [Float] = []
                 Kernels.linearForward(y_NO: &up, x_NI: n2, w_OI: p + block.up, b_O: block.upB.map { p + $0 }, n: n, i: d, o: ff)
@@ -116,12 +108,8 @@ extension Transformer {
             acts.finalNorm = [Float](repeating: 0, count: n * d)
             acts.finalMean = [Float](repeating: 0, count: n)
             acts.finalRstd = [Float](repeating: 0, count: n)
-            if isGPT2 {
-                Kernels.layerNormForward(y_NC: &acts.finalNorm, mean_N: &acts.finalMean, rstd_N: &acts.finalRstd, x_NC: x,
-                                         w_C: p + finalNormW, b_C: p + finalNormB!, n: n, c: d, eps: config.normEps)
-            } else {
-                Kernels.rmsNormForward(y_NC: &acts.finalNorm, rstd_N: &acts.finalRstd, x_NC: x, w_C: p + finalNormW, n: n, c: d, eps: config.normEps)
-            }
+            normForward(&acts.finalNorm, mean: &acts.finalMean, rstd: &acts.finalRstd, x: x, weight: finalNormW, bias: finalNormB,
+                        n: n, parameters: p)
         }
     }
 
@@ -165,13 +153,8 @@ extension Transformer {
             gradients.withUnsafeMutableBufferPointer { gb in
                 let p = pb.baseAddress!, g = gb.baseAddress!
                 var dx = [Float](repeating: 0, count: n * d)
-                if isGPT2 {
-                    Kernels.layerNormBackward(dx_NC: &dx, dw_C: g + finalNormW, db_C: g + finalNormB!, dy_NC: dFinal, x_NC: acts.residual.last!,
-                                              w_C: p + finalNormW, mean_N: acts.finalMean, rstd_N: acts.finalRstd, n: n, c: d)
-                } else {
-                    Kernels.rmsNormBackward(dx_NC: &dx, dw_C: g + finalNormW, dy_NC: dFinal, x_NC: acts.residual.last!, w_C: p + finalNormW,
-                                            rstd_N: acts.finalRstd, n: n, c: d)
-                }
+                normBackward(dx: &dx, dy: dFinal, x: acts.residual.last!, mean: acts.finalMean, rstd: acts.finalRstd,
+                             weight: finalNormW, bias: finalNormB, n: n, parameters: p, gradients: g)
                 var scratchD = [Float](repeating: 0, count: n * d)
                 var dHidden = [Float](repeating: 0, count: n * ff), dUp = [Float](repeating: 0, count: n * ff), dGate = [Float](repeating: 0, count: n * ff)
                 var dN = [Float](repeating: 0, count: n * d)
@@ -192,13 +175,8 @@ extension Transformer {
                         Kernels.linearBackward(dx_NI: &dN, dw_OI: g + block.up, db_O: block.upB.map { g + $0 }, dy_NO: dUp,
                                                x_NI: acts.norm2[l], w_OI: p + block.up, n: n, i: d, o: ff)
                     }
-                    if isGPT2 {
-                        Kernels.layerNormBackward(dx_NC: &scratchD, dw_C: g + block.norm2W, db_C: g + block.norm2B!, dy_NC: dN, x_NC: acts.middle[l],
-                                                  w_C: p + block.norm2W, mean_N: acts.mean2[l], rstd_N: acts.rstd2[l], n: n, c: d)
-                    } else {
-                        Kernels.rmsNormBackward(dx_NC: &scratchD, dw_C: g + block.norm2W, dy_NC: dN, x_NC: acts.middle[l], w_C: p + block.norm2W,
-                                                rstd_N: acts.rstd2[l], n: n, c: d)
-                    }
+                    normBackward(dx: &scratchD, dy: dN, x: acts.middle[l], mean: acts.mean2[l], rstd: acts.rstd2[l],
+                                 weight: block.norm2W, bias: block.norm2B, n: n, parameters: p, gradients: g)
                     for i in 0..<(n * d) { dx[i] += scratchD[i] }
                     // Attention: middle = residual + o(attention(q, k, v)).
                     Kernels.linearBackward(dx_NI: &dAtt, dw_OI: g + block.o, db_O: block.oB.map { g + $0 }, dy_NO: dx, x_NI: acts.attention[l],
@@ -215,13 +193,8 @@ extension Transformer {
                                            w_OI: p + block.k, n: n, i: d, o: kvOut, accumulateInput: true)
                     Kernels.linearBackward(dx_NI: &dN, dw_OI: g + block.v, db_O: block.vB.map { g + $0 }, dy_NO: dv, x_NI: acts.norm1[l],
                                            w_OI: p + block.v, n: n, i: d, o: kvOut, accumulateInput: true)
-                    if isGPT2 {
-                        Kernels.layerNormBackward(dx_NC: &scratchD, dw_C: g + block.norm1W, db_C: g + block.norm1B!, dy_NC: dN, x_NC: acts.residual[l],
-                                                  w_C: p + block.norm1W, mean_N: acts.mean1[l], rstd_N: acts.rstd1[l], n: n, c: d)
-                    } else {
-                        Kernels.rmsNormBackward(dx_NC: &scratchD, dw_C: g + block.norm1W, dy_NC: dN, x_NC: acts.residual[l], w_C: p + block.norm1W,
-                                                rstd_N: acts.rstd1[l], n: n, c: d)
-                    }
+                    normBackward(dx: &scratchD, dy: dN, x: acts.residual[l], mean: acts.mean1[l], rstd: acts.rstd1[l],
+                                 weight: block.norm1W, bias: block.norm1B, n: n, parameters: p, gradients: g)
                     for i in 0..<(n * d) { dx[i] += scratchD[i] }
                 }
                 for row in 0..<n {
