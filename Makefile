@@ -1,19 +1,64 @@
-# ReST^EM toolkit. `make` runs the main job; `make test` builds and runs the tests;
-# `make bench` prints every benchmark beside its same-run reference.
+# ReST^EM toolkit. `make` runs the main job (the ReST^EM loop on the embedded demo task and
+# report); `make test` builds and runs the tests; `make bench` prints every benchmark beside
+# its same-run reference; `make base` rebuilds the shipped demo base model.
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DELETE_ON_ERROR:
+# Files made by chains of pattern rules are results, not temporaries: never delete them.
+.SECONDARY:
 .DEFAULT_GOAL := all
 
 # System packages the build and tests need (Debian names).
 APT_PACKAGES := libzstd-dev libarchive-dev libopenblas-dev libcurl4 pkg-config zstd jq
 SWIFT_BUILD := swift build -c release
 BIN := .build/release
-DATA_DIR := ../shared/data
-RUN ?= demo
-OUT := runs/$(RUN)
+SHARED_DATA := ../shared/data
+RUNS ?= runs#            where runs live: runs/NAME/{data,base,sft,clean,iter1,...,report.md}
 
-.PHONY: all deps build test bench clean data
+# ---- The ReST^EM loop: the paper's settings scaled to a 2-core machine ----------------------
+# (paper: 3 iterations, K = 32 or 64 samples, temperature 0.7, top-k 40, at most 10 per problem)
+DATA ?= demo#            demo (generated), gsm8k (../shared/data), or a folder with
+#                        train/validation/test.jsonl.zst
+SEED ?= 0#               seed of the demo data, the base model (SEED != 0), sampling, data order
+ITERS ?= 3#              EM iterations
+SAMPLES ?= 16#           K: samples per train problem in each E-step
+TEMP ?= 0.5#             sampling temperature of the E-step
+TOP_K ?= 40#             top-k of the E-step
+CAP ?= 4#                at most this many correct samples kept per problem
+STEPS ?= 300#            fine-tuning steps of every M-step, SFT baseline and control
+SNAPSHOT_EVERY ?= 100#   snapshots every N steps; the best on validation is the model
+LR ?= 1e-3#              peak learning rate (cosine schedule)
+WARMUP ?= 20
+BATCH ?= 64#             sequences per fine-tuning step
+MAX_TOKENS ?= 48#        new tokens per sample
+SEQ_TOKENS ?= 64#        tokens per training sequence
+BY ?= difficulty#        record field for the per-group tables of the report
+GENERATE_FLAGS ?=#       e.g. --endpoint http://127.0.0.1:8000/v1 --concurrency 16
+FINETUNE_FLAGS ?=
+DEMO_FLAGS ?=#           extra `shards demo` flags, e.g. --splits 200,40,40 for a quick look
+PRETRAIN_STEPS ?= 300#   pretraining steps of a demo base (SEED != 0 and `make base`)
+ifeq ($(DATA),demo)
+  RUN ?= $(if $(filter 0,$(SEED)),demo,demo-seed$(SEED))
+  DATA_OUT = $(RUNS)/$(RUN)/data
+  TEMPLATE ?= $(DATA_OUT)/prompt.txt
+  # The shipped base was pretrained on the seed-0 corpus; other seeds pretrain their own.
+  BASE ?= $(if $(filter 0,$(SEED)),demo/base,$(RUNS)/$(RUN)/pretrained)
+  CONTROL := clean
+else ifeq ($(DATA),gsm8k)
+  RUN ?= gsm8k
+  DATA_OUT = $(RUNS)/$(RUN)/data
+  TEMPLATE ?= templates/gsm8k.txt
+  BY := none
+else
+  RUN ?= $(notdir $(abspath $(DATA)))
+  DATA_OUT = $(DATA)
+  TEMPLATE ?= templates/problem.txt
+endif
+OUT := $(RUNS)/$(RUN)
+SNAPSHOT_STEPS := $(shell s=$(SNAPSHOT_EVERY); while [ $$s -lt $(STEPS) ]; do echo $$s; s=$$((s + $(SNAPSHOT_EVERY))); done) $(STEPS)
+ITERATION_NUMBERS := $(shell seq 1 $(ITERS))
+
+.PHONY: all deps build test bench clean base datasets check-base
 
 # Installs missing system packages: directly as root, otherwise prints the exact command.
 deps:
@@ -30,6 +75,9 @@ deps:
 build: deps
 	$(SWIFT_BUILD)
 
+# Every rule that runs a tool lists `build` as an order-only prerequisite: one (no-op when
+# up to date) swift build per make run, and never a rebuild of data because of it.
+
 test: deps
 	swift build --build-tests
 	swift test
@@ -38,33 +86,135 @@ bench: deps
 	$(SWIFT_BUILD) --product bench
 	$(BIN)/bench
 
-# The pipeline so far: import the shipped datasets into problem shards, then score the human
-# reference solutions with `verify` as if a model had written them (a checker self-test:
-# every one should be correct).
-all: data $(OUT)/gsm8k-test.reference-verdicts.jsonl.zst $(OUT)/math500.reference-verdicts.jsonl.zst \
-     $(OUT)/humaneval.reference-verdicts.jsonl.zst
+# ---- Data -------------------------------------------------------------------------------
+DEMO_FILES := $(addprefix $(RUNS)/%/data/,train.jsonl.zst validation.jsonl.zst test.jsonl.zst pretrain.jsonl.zst \
+                                        tokenizer.json config.json prompt.txt)
+ifeq ($(DATA),demo)
+# One run of `shards demo` writes all of these (a pattern rule with several targets).
+$(DEMO_FILES): | build
+	$(BIN)/shards demo --seed $(SEED) $(DEMO_FLAGS) -o $(RUNS)/$*/data
 
-data: $(OUT)/gsm8k-train.jsonl.zst $(OUT)/gsm8k-test.jsonl.zst $(OUT)/math500.jsonl.zst $(OUT)/humaneval.jsonl.zst
-	@for f in $^; do echo "== $$f"; $(BIN)/shards stats $$f; done
+else ifeq ($(DATA),gsm8k)
+# GSM8K: validation is a stable 1/20 of the train split (by id), test is the test split.
+$(RUNS)/%/data/gsm8k-train-all.jsonl.zst: $(SHARED_DATA)/gsm8k/train.jsonl | build
+	@mkdir -p $(@D)
+	$(BIN)/shards import gsm8k $< -o $@
+$(RUNS)/%/data/validation.jsonl.zst: $(RUNS)/%/data/gsm8k-train-all.jsonl.zst | build
+	$(BIN)/shards cat --shard 0/20 $< -o $@
+$(RUNS)/%/data/train.jsonl.zst: $(RUNS)/%/data/gsm8k-train-all.jsonl.zst | build
+	$(BIN)/shards split --shards 20 $< -o $(@D)/parts/train.jsonl.zst
+	$(BIN)/shards cat $(wordlist 2,20,$(sort $(wildcard $(@D)/parts/train-*-of-00020.jsonl.zst))) -o $@
+$(RUNS)/%/data/test.jsonl.zst: $(SHARED_DATA)/gsm8k/test.jsonl | build
+	@mkdir -p $(@D)
+	$(BIN)/shards import gsm8k $< -o $@
+endif
 
-$(OUT)/%.reference-verdicts.jsonl.zst: $(OUT)/%.jsonl.zst | build
+# ---- The base model --------------------------------------------------------------------
+# Pretraining: random init, arithmetic facts and step-by-step solutions of other problems.
+PRETRAIN = --steps $(PRETRAIN_STEPS) --batch-size 64 --lr 3e-3 --warmup 20 --max-tokens $(SEQ_TOKENS) --seed $(SEED)
+$(RUNS)/%/pretrained/model.safetensors: $(RUNS)/%/data/pretrain.jsonl.zst $(RUNS)/%/data/config.json $(RUNS)/%/data/tokenizer.json | build
+	$(BIN)/finetune --init random --config $(RUNS)/$*/data/config.json --tokenizer $(RUNS)/$*/data/tokenizer.json \
+	  --data $< --out $(@D) --resume $(PRETRAIN) --log $(@D).log.jsonl
+
+# `make base` rebuilds the shipped demo/base from the seed-0 corpus (same bytes on this machine).
+base:
+	rm -rf $(RUNS)/base-build
+	$(MAKE) SEED=0 RUN=base-build BASE=unused $(RUNS)/base-build/pretrained/model.safetensors
+	rm -rf demo/base && mkdir -p demo && cp -r $(RUNS)/base-build/pretrained demo/base
+	@echo "demo/base rebuilt; git diff --stat demo/base shows whether the bytes changed"
+
+# ---- Evaluation: greedy pass@1 -----------------------------------------------------------
+# $(call greedy,MODEL,SPLIT,OUT): greedy samples of MODEL on SPLIT, verified into OUT.
+greedy = $(BIN)/generate --model $(1) $(DATA_OUT)/$(2).jsonl.zst --template $(TEMPLATE) --temperature 0 \
+           --max-tokens $(MAX_TOKENS) $(GENERATE_FLAGS) -o $(3).gen.jsonl.zst && \
+         $(BIN)/verify $(3).gen.jsonl.zst -o $(3) && rm -rf $(3).gen.jsonl.zst $(3).gen.jsonl.zst.parts
+
+$(OUT)/%/validation.jsonl.zst: $(OUT)/%/model $(DATA_OUT)/validation.jsonl.zst | build
+	$(call greedy,$<,validation,$@)
+$(OUT)/%/test.jsonl.zst: $(OUT)/%/model $(DATA_OUT)/test.jsonl.zst | build
+	$(call greedy,$<,test,$@)
+$(OUT)/%/train.jsonl.zst: $(OUT)/%/model $(DATA_OUT)/train.jsonl.zst | build
+	$(call greedy,$<,train,$@)
+
+$(OUT)/base/model: $(if $(filter $(RUNS)/%,$(BASE)),$(BASE)/model.safetensors)
+	@mkdir -p $(@D)
+	@test -f $(BASE)/config.json || { echo "BASE=$(BASE) is not a model directory" >&2; exit 1; }
+	ln -sfn $(abspath $(BASE)) $@
+
+# ---- Fine-tuning with the step chosen on validation --------------------------------------
+# $(call finetune_and_choose,FOLDER,DATA,FLAGS): fine-tune BASE on DATA for STEPS steps
+# (resuming after an interruption), snapshot every SNAPSHOT_EVERY steps, score every snapshot
+# greedily on validation and link FOLDER/model to the best one. The same recipe and the same
+# choice on validation for the SFT baseline, the control and every ReST^EM iteration.
+define finetune_and_choose
+	@mkdir -p $(1)/steps
+	[ -f $(1)/steps/$(STEPS)/model.safetensors ] || $(BIN)/finetune --base $(OUT)/base/model --data $(2) $(3) \
+	  --template $(TEMPLATE) --out $(1)/steps/$(STEPS) --snapshots $(1)/steps --snapshot-every $(SNAPSHOT_EVERY) \
+	  --steps $(STEPS) --batch-size $(BATCH) --lr $(LR) --warmup $(WARMUP) --max-tokens $(SEQ_TOKENS) --seed $(SEED) \
+	  --log $(1)/train-log.jsonl --resume $(FINETUNE_FLAGS)
+	@for s in $(SNAPSHOT_STEPS); do \
+	  [ -f $(1)/steps/$$s.validation.jsonl.zst ] || { echo "$(1): step $$s on validation"; $(call greedy,$(1)/steps/$$s,validation,$(1)/steps/$$s.validation.jsonl.zst); }; \
+	done
+	@best=$$($(BIN)/score --best $(foreach s,$(SNAPSHOT_STEPS),$(s)=$(1)/steps/$(s).validation.jsonl.zst)); \
+	  echo "$(1): step $$best is the best on validation"; \
+	  ln -sfn steps/$$best $(1)/model.tmp && mv -T $(1)/model.tmp $(1)/model
+endef
+
+$(OUT)/sft/model: $(DATA_OUT)/train.jsonl.zst $(OUT)/base/model | build
+	$(call finetune_and_choose,$(@D),$<,--target solution)
+
+$(OUT)/clean/model: $(DATA_OUT)/train.jsonl.zst $(OUT)/base/model | build
+	$(call finetune_and_choose,$(@D),$<,--target clean_solution)
+
+# ---- ReST^EM iterations --------------------------------------------------------------------
+# E-step: K samples per train problem from the previous model; verify keeps the correct ones
+# (at most CAP per problem) and writes every verdict beside them. M-step: fine-tune the BASE
+# model on the kept samples.
+define iteration
+$(OUT)/iter$(1)/samples.jsonl.zst: $(OUT)/$(2)/model $(DATA_OUT)/train.jsonl.zst | build
+	@mkdir -p $$(@D)
+	$(BIN)/generate --model $(OUT)/$(2)/model $(DATA_OUT)/train.jsonl.zst --template $(TEMPLATE) \
+	  --samples $(SAMPLES) --temperature $(TEMP) --top-k $(TOP_K) --max-tokens $(MAX_TOKENS) \
+	  --seed $$$$(( $(SEED) * 1000 + $(1) )) $(GENERATE_FLAGS) -o $$@
+
+$(OUT)/iter$(1)/kept.jsonl.zst $(OUT)/iter$(1)/verdicts.jsonl.zst &: $(OUT)/iter$(1)/samples.jsonl.zst | build
+	$(BIN)/verify $$< --keep correct --cap $(CAP) --seed $(SEED) --verdicts $(OUT)/iter$(1)/verdicts.jsonl.zst \
+	  -o $(OUT)/iter$(1)/kept.jsonl.zst
+
+$(OUT)/iter$(1)/model: $(OUT)/iter$(1)/kept.jsonl.zst $(OUT)/base/model | build
+	$$(call finetune_and_choose,$$(@D),$$<,)
+endef
+$(foreach i,$(ITERATION_NUMBERS),$(eval $(call iteration,$(i),$(if $(filter 1,$(i)),base,iter$(shell echo $$(($(i) - 1)))))))
+
+# ---- The report ---------------------------------------------------------------------------
+MODELS := base sft $(CONTROL) $(addprefix iter,$(ITERATION_NUMBERS))
+EVALS := $(foreach m,$(MODELS),$(foreach s,validation test train,$(OUT)/$(m)/$(s).jsonl.zst))
+
+$(OUT)/report.md: $(EVALS) $(foreach i,$(ITERATION_NUMBERS),$(OUT)/iter$(i)/kept.jsonl.zst) | build
+	$(BIN)/score --run $(OUT) $(if $(filter none,$(BY)),,--by $(BY))
+	@best=$$(jq -r .best_iteration $(OUT)/scores.json); ln -sfn $$best/model $(OUT)/final.tmp && mv -T $(OUT)/final.tmp $(OUT)/final
+	@echo "report: $(OUT)/report.md, $(OUT)/report.svg; final model: $(OUT)/final -> $$(readlink $(OUT)/final)"
+
+all: build $(OUT)/report.md
+
+# Checker self-test on the shipped datasets: the human reference solutions, scored by verify as
+# if a model had written them, should all be correct.
+datasets: $(RUNS)/datasets/gsm8k-test.reference-verdicts.jsonl.zst $(RUNS)/datasets/math500.reference-verdicts.jsonl.zst \
+          $(RUNS)/datasets/humaneval.reference-verdicts.jsonl.zst
+
+$(RUNS)/datasets/%.reference-verdicts.jsonl.zst: $(RUNS)/datasets/%.jsonl.zst | build
 	@echo "== verify: reference solutions of $* as completions"
 	$(BIN)/shards cat $< | jq -c '. + {completion: .solution, sample: 0}' | $(BIN)/verify - -o $@
 
-$(BIN)/shards: build
-	@true
-
-$(OUT)/gsm8k-%.jsonl.zst: $(DATA_DIR)/gsm8k/%.jsonl | build
+$(RUNS)/datasets/gsm8k-test.jsonl.zst: $(SHARED_DATA)/gsm8k/test.jsonl | build
 	@mkdir -p $(@D)
 	$(BIN)/shards import gsm8k $< -o $@
-
-$(OUT)/math500.jsonl.zst: $(DATA_DIR)/math500/test.jsonl | build
+$(RUNS)/datasets/math500.jsonl.zst: $(SHARED_DATA)/math500/test.jsonl | build
 	@mkdir -p $(@D)
 	$(BIN)/shards import math $< -o $@
-
-$(OUT)/humaneval.jsonl.zst: $(DATA_DIR)/humaneval/HumanEval.jsonl.gz | build
+$(RUNS)/datasets/humaneval.jsonl.zst: $(SHARED_DATA)/humaneval/HumanEval.jsonl.gz | build
 	@mkdir -p $(@D)
 	$(BIN)/shards import humaneval $< -o $@
 
 clean:
-	rm -rf .build runs
+	rm -rf .build $(RUNS)

@@ -43,13 +43,15 @@ let package = Package(
         .target(name: "Endpoint", dependencies: ["Formats"]),
         // pass@k, maj@k and the report plot behind `score`.
         .target(name: "Scoring", dependencies: ["Formats"]),
+        // The embedded demo task: arithmetic chains, human-style data, the base model's corpus.
+        .target(name: "DemoTask", dependencies: ["Formats"]),
         // What every tool shares: error reporting, input resolution, progress display.
         .target(name: "ToolSupport", dependencies: [
             "Formats", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .executableTarget(name: "Shards", dependencies: [
-            "Formats", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Formats", "DemoTask", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "Filter", dependencies: [
             "Formats", "Verify", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -69,6 +71,7 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["Model", "Formats"], exclude: ["Fixtures"]),
         .testTarget(name: "MathVerifyTests", dependencies: ["MathVerify", "Formats"], exclude: ["Fixtures"]),
         .testTarget(name: "VerifyTests", dependencies: ["Verify", "Formats"]),
+        .testTarget(name: "DemoTaskTests", dependencies: ["DemoTask", "Formats", "Model"]),
         .testTarget(name: "ScoringTests", dependencies: ["Scoring", "Formats"]),
         .testTarget(name: "CodeVerifyTests", dependencies: ["CodeVerify", "Formats"]),
         .testTarget(name: "ShardsToolTests", dependencies: ["Formats"]),

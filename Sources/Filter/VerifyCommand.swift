@@ -31,6 +31,7 @@ struct VerifyCommand: ParsableCommand {
             Examples:
               verify samples.jsonl.zst -o verdicts.jsonl.zst
               verify samples.jsonl.zst --keep correct --cap 10 --seed 1 -o kept.jsonl.zst
+              verify samples.jsonl.zst --keep correct --cap 4 --verdicts verdicts.jsonl.zst -o kept.jsonl.zst
               verify humaneval-samples.jsonl.zst --timeout 5 --memory 512 -o verdicts.jsonl.zst
               generate ... -o - | verify - --keep correct | shards count
             """)
@@ -46,6 +47,8 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: "With --keep correct: at most N correct samples per problem id, distinct solutions first.")
     var cap: Int?
     @Option(help: "Seed for the --cap choice.") var seed: UInt64 = 0
+    @Option(help: "With --keep correct: also write every scored record (all verdicts) to this shard.")
+    var verdicts: String?
     @Option(help: "Wall-clock seconds per program (code).") var timeout: Double = 10
     @Option(help: "Address-space limit per program in MB (code).") var memory: Int = 1024
     @Option(help: "Python interpreter for code (default: /usr/bin/python3, else python3 on PATH).")
@@ -55,6 +58,7 @@ struct VerifyCommand: ParsableCommand {
     func validate() throws {
         if let cap, cap < 1 { throw ValidationError("--cap must be at least 1") }
         if cap != nil, keep != .correct { throw ValidationError("--cap selects among correct samples; add --keep correct") }
+        if verdicts != nil, keep != .correct { throw ValidationError("--verdicts is for --keep correct (the output already holds all)") }
         if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
         if timeout <= 0 { throw ValidationError("--timeout must be positive") }
         if memory < 64 { throw ValidationError("--memory must be at least 64 (MB)") }
@@ -71,51 +75,60 @@ struct VerifyCommand: ParsableCommand {
             var summary = VerifySummary()
             var capped = cap.map { CapSelection(cap: $0, seed: seed) }
             let progress = ProgressLine("verifying")
-            try writeShard(to: output) { writer in
-                for path in inputs {
-                    let reader = try ShardReader(path: path)
-                    var batch: [Record] = []
-                    var firstLine = 1
-                    func flush() throws {
-                        let scored: [Record]
-                        do {
-                            scored = try verifier.score(batch: batch, jobs: jobs)
-                        } catch let error as DataError {
-                            // Re-run serially to name the exact line of the first bad record.
-                            for (offset, record) in batch.enumerated() {
-                                do { _ = try verifier.score(record) } catch let inner as DataError {
-                                    throw inner.located("\(reader.name):\(firstLine + offset)")
+            let allVerdicts = try verdicts.map { try ShardWriter(path: $0) }
+            do {
+                try writeShard(to: output) { writer in
+                    for path in inputs {
+                        let reader = try ShardReader(path: path)
+                        var batch: [Record] = []
+                        var firstLine = 1
+                        func flush() throws {
+                            let scored: [Record]
+                            do {
+                                scored = try verifier.score(batch: batch, jobs: jobs)
+                            } catch let error as DataError {
+                                // Re-run serially to name the exact line of the first bad record.
+                                for (offset, record) in batch.enumerated() {
+                                    do { _ = try verifier.score(record) } catch let inner as DataError {
+                                        throw inner.located("\(reader.name):\(firstLine + offset)")
+                                    }
+                                }
+                                throw error
+                            }
+                            for record in scored {
+                                summary.add(record)
+                                try allVerdicts?.write(record)
+                                guard keep == .all || record["reward"]?.intValue == 1 else { continue }
+                                if capped != nil {
+                                    guard let id = record.id else { throw DataError("field \"id\" missing (needed by --cap)") }
+                                    capped!.add(record, id: id)
+                                } else {
+                                    try writer.write(record)
+                                    summary.kept += 1
                                 }
                             }
-                            throw error
+                            progress.advance(by: batch.count)
+                            batch.removeAll(keepingCapacity: true)
                         }
-                        for record in scored {
-                            summary.add(record)
-                            guard keep == .all || record["reward"]?.intValue == 1 else { continue }
-                            if capped != nil {
-                                guard let id = record.id else { throw DataError("field \"id\" missing (needed by --cap)") }
-                                capped!.add(record, id: id)
-                            } else {
-                                try writer.write(record)
-                                summary.kept += 1
-                            }
+                        while let record = try reader.nextRecord() {
+                            if batch.isEmpty { firstLine = reader.lineNumber }
+                            batch.append(record)
+                            if batch.count == 1024 { try flush() }
                         }
-                        progress.advance(by: batch.count)
-                        batch.removeAll(keepingCapacity: true)
+                        if !batch.isEmpty { try flush() }
                     }
-                    while let record = try reader.nextRecord() {
-                        if batch.isEmpty { firstLine = reader.lineNumber }
-                        batch.append(record)
-                        if batch.count == 1024 { try flush() }
+                    if let capped {
+                        for record in capped.selected() {
+                            try writer.write(record)
+                            summary.kept += 1
+                        }
                     }
-                    if !batch.isEmpty { try flush() }
+                    // Committed first: the kept shard (usually the make target) appears last.
+                    try allVerdicts?.commit()
                 }
-                if let capped {
-                    for record in capped.selected() {
-                        try writer.write(record)
-                        summary.kept += 1
-                    }
-                }
+            } catch {
+                allVerdicts?.abort()
+                throw error
             }
             progress.finish()
             summary.lines().forEach(printError)

@@ -19,6 +19,7 @@ struct FinetuneCommand: ParsableCommand {
               finetune --base base/ --data kept.jsonl.zst --out iter1/model --steps 300 --lr 1e-3
               finetune --base base/ --data train.jsonl.zst --target solution --out sft/model --epochs 2
               finetune --init random --config tiny.json --tokenizer tokenizer.json --data d.jsonl --out m
+              finetune --base base/ --data kept.jsonl.zst --out run/steps/300 --steps 300 --snapshot-every 100 --snapshots run/steps
               finetune --base iter1/model --data val.jsonl.zst --eval-only
             """)
 
@@ -49,6 +50,9 @@ struct FinetuneCommand: ParsableCommand {
     var evalData: [String] = []
     @Option(help: "Steps between validation losses.") var evalEvery = 0
     @Option(help: "Steps between checkpoints (for --resume).") var checkpointEvery = 50
+    @Option(help: "Also save the model every N steps as SNAPSHOTS/<step> (to choose the step on validation).")
+    var snapshotEvery = 0
+    @Option(help: "Directory of the --snapshot-every models (default: OUT.snapshots).") var snapshots: String?
     @Flag(help: "Continue from OUT.checkpoint after an interruption.") var resume = false
     @Flag(help: "Only print the mean loss of --data: {\"loss\": L, \"tokens\": N}.") var evalOnly = false
 
@@ -63,6 +67,7 @@ struct FinetuneCommand: ParsableCommand {
         if LearningRateSchedule(rawValue: schedule) == nil { throw ValidationError("--schedule is constant, linear or cosine") }
         if batchSize < 1 || maxTokens < 2 || epochs < 1 { throw ValidationError("--batch-size, --epochs and --max-tokens must be positive") }
         if let steps, steps < 1 { throw ValidationError("--steps must be positive") }
+        if snapshotEvery < 0 { throw ValidationError("--snapshot-every must be 0 or more") }
     }
 
     func run() throws {
@@ -136,6 +141,9 @@ struct FinetuneCommand: ParsableCommand {
                                        ("tokens_per_second", .number(JSONNumber(report.tokensPerSecond.rounded())))])
                 progress.detail = "loss \(String(format: "%.4f", report.loss))"
                 progress.advance()
+                if snapshotEvery > 0, report.step % snapshotEvery == 0, report.step < report.totalSteps {
+                    try model.save(directory: "\(snapshots ?? outDirectory + ".snapshots")/\(report.step)", tokenizerSource: tokenizerSource)
+                }
             }, checkpoint: { try $0.saveCheckpoint(directory: checkpointDirectory) }, evaluate: evaluate)
             progress.finish()
             if evalEvery == 0 || trainer.totalSteps % max(evalEvery, 1) != 0 { try evaluate(trainer.totalSteps) }

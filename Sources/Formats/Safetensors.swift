@@ -232,17 +232,3 @@ public final class SafetensorsCheckpoint {
         return try opened.floats(name)
     }
 }
-
-/// A whole (small) text file, as UTF-8; errors name the file.
-public func readTextFile(_ path: String) throws -> String {
-    let input = try InputFile(path: path)
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 1 << 16)
-    while true {
-        let n = try chunk.withUnsafeMutableBytes { try input.read(into: $0) }
-        if n == 0 { break }
-        bytes += chunk[0..<n]
-    }
-    guard let text = String(validating: bytes, as: UTF8.self) else { throw DataError("invalid UTF-8", at: path) }
-    return text
-}

@@ -18,9 +18,22 @@ struct ScoreCommand: ParsableCommand {
               score verdicts.jsonl.zst --k 1,4,8
               score base=base/test.jsonl.zst sft=sft/test.jsonl.zst iter1=iter1/test.jsonl.zst --plot report.svg --json scores.json
               score iter2/test.jsonl.zst --by level
+              score --best 100=steps/100.validation.jsonl.zst 200=steps/200.validation.jsonl.zst
+              score --run runs/demo --by difficulty
+
+            --best prints only the label of the input with the highest pass@1 (the first on \
+            ties): the Makefile picks checkpoints and iterations with it.
+
+            --run DIR reads the run folder the Makefile writes (base/, sft/, clean/, iter1/, ... \
+            each with validation, test and train greedy verdicts; iterN/verdicts.jsonl.zst and \
+            kept.jsonl.zst from the E-step) and writes DIR/report.md (also printed), \
+            DIR/report.svg and DIR/scores.json. The final iteration is the best on validation; \
+            the baseline is SFT on human data, or the base model if SFT is worse on validation.
             """)
 
-    @Argument(help: "Verdict shards, as FILE or LABEL=FILE.") var inputs: [String]
+    @Argument(help: "Verdict shards, as FILE or LABEL=FILE.") var inputs: [String] = []
+    @Flag(help: "Print only the label of the input with the best pass@1.") var best = false
+    @Option(name: .customLong("run"), help: "Write the report of a run folder (see above).") var runDirectory: String?
     @Option(help: "The k of pass@k and maj@k (comma-separated).") var k = "1"
     @Option(help: "Also break the scores down by this record field (level, difficulty, ...).") var by: String?
     @Option(help: "Write the scores as JSON to this file.") var json: String?
@@ -28,7 +41,8 @@ struct ScoreCommand: ParsableCommand {
     @Option(help: "Title of the plot.") var title = "pass@1 (%)"
 
     func validate() throws {
-        if inputs.isEmpty { throw ValidationError("give verdict shards") }
+        if inputs.isEmpty == (runDirectory == nil) { throw ValidationError("give verdict shards, or --run DIR") }
+        if best && runDirectory != nil { throw ValidationError("--best compares inputs; it does not go with --run") }
         if ks == nil { throw ValidationError("--k takes positive integers separated by commas") }
     }
 
@@ -39,17 +53,20 @@ struct ScoreCommand: ParsableCommand {
 
     func run() throws {
         try reportingDataErrors(tool: "score") {
+            if let runDirectory { return try report(runDirectory) }
             let ks = self.ks!
             var labelled: [(label: String, problems: [ProblemSamples])] = []
             for input in inputs {
                 let parts = input.split(separator: "=", maxSplits: 1).map(String.init)
                 let (label, path) = parts.count == 2 && !parts[0].contains("/") ? (parts[0], parts[1]) : (input, input)
-                var records: [Record] = []
-                let reader = try ShardReader(path: path)
-                try reader.forEachRecord { records.append($0) }
-                do {
-                    labelled.append((label, try groupByProblem(records, groupField: by)))
-                } catch let error as DataError { throw error.located(path) }
+                labelled.append((label, try loadProblems(path)))
+            }
+            if best {
+                let winner = labelled.indices.reduce(0) { i, j in
+                    Scores(labelled[j].problems, ks: [1]).passAt1 > Scores(labelled[i].problems, ks: [1]).passAt1 ? j : i
+                }
+                print(labelled[winner].label)
+                return
             }
             func percent(_ v: Double?) -> String { v.map { String(format: "%.1f", $0 * 100) } ?? "-" }
             var header = "| run | problems | samples | pass@1 |"
@@ -89,7 +106,7 @@ struct ScoreCommand: ParsableCommand {
                     print("| \(label) | " + cells.joined(separator: " | ") + " |")
                 }
             }
-            if let json { try writeText(JSON.object(report).serialized() + "\n", to: json) }
+            if let json { try writeTextFile(JSON.object(report).serialized() + "\n", to: json) }
             if let plot {
                 let iterations = labelled.filter { $0.label.hasPrefix("iter") }
                 let palette = ["#c0392b", "#7f8c8d", "#2980b9", "#8e44ad", "#16a085"]
@@ -99,7 +116,7 @@ struct ScoreCommand: ParsableCommand {
                 let chart = LineChart(title: title, xLabels: iterations.map(\.label),
                                       series: iterations.isEmpty ? [] : [(name: "ReST-EM", values: iterations.map { Scores($0.problems, ks: [1]).passAt1 * 100 }, color: palette[0])],
                                       references: references)
-                try writeText(chart.svg(), to: plot)
+                try writeTextFile(chart.svg(), to: plot)
             }
         }
     }
@@ -114,11 +131,63 @@ struct ScoreCommand: ParsableCommand {
         return o
     }
 
-    /// Whole-file text output, atomically.
-    func writeText(_ text: String, to path: String) throws {
-        let file = try AtomicFile(path: path)
-        var copy = text
-        try copy.withUTF8 { try file.write(UnsafeRawBufferPointer($0)) }
-        try file.commit()
+    func loadProblems(_ path: String) throws -> [ProblemSamples] {
+        let (problems, _) = try loadVerdicts(path)
+        return problems
+    }
+
+    /// The problems of a verdict shard, and its records (for fields such as solution_style).
+    func loadVerdicts(_ path: String) throws -> ([ProblemSamples], [Record]) {
+        var records: [Record] = []
+        let reader = try ShardReader(path: path)
+        try reader.forEachRecord { records.append($0) }
+        do {
+            return (try groupByProblem(records, groupField: by), records)
+        } catch let error as DataError { throw error.located(path) }
+    }
+
+    /// `score --run DIR`: the run folder's report, table, JSON and plot.
+    func report(_ directory: String) throws {
+        let files = FileManager.default
+        var styleCounts: [String: Int] = [:]
+        func model(_ name: String, _ title: String) throws -> RunReport.Model? {
+            var splits: [String: [ProblemSamples]] = [:]
+            for split in ["validation", "test", "train"] {
+                let path = "\(directory)/\(name)/\(split).jsonl.zst"
+                guard files.fileExists(atPath: path) else { continue }
+                let (problems, records) = try loadVerdicts(path)
+                splits[split] = problems
+                if split == "train" && styleCounts.isEmpty {
+                    for record in records { if let style = record["solution_style"]?.stringValue { styleCounts[style, default: 0] += 1 } }
+                }
+            }
+            return splits.isEmpty ? nil : RunReport.Model(name: name, title: title, splits: splits)
+        }
+        guard let base = try model("base", "base model") else {
+            throw DataError("no base model verdicts (base/validation.jsonl.zst, base/test.jsonl.zst)", at: directory)
+        }
+        var iterations: [RunReport.Model] = [], eSteps: [RunReport.EStep] = []
+        var i = 1
+        while files.fileExists(atPath: "\(directory)/iter\(i)") {
+            if let iteration = try model("iter\(i)", "ReST^EM iteration \(i)") { iterations.append(iteration) }
+            let samples = "\(directory)/iter\(i)/verdicts.jsonl.zst", kept = "\(directory)/iter\(i)/kept.jsonl.zst"
+            if files.fileExists(atPath: samples), files.fileExists(atPath: kept) {
+                var keptCount = 0
+                try ShardReader(path: kept).forEachRecord { _ in keptCount += 1 }
+                eSteps.append(RunReport.EStep(iteration: i, samples: try loadProblems(samples), kept: keptCount))
+            }
+            i += 1
+        }
+        let total = max(styleCounts.values.reduce(0, +), 1)
+        let report = RunReport(run: directory, base: base, sft: try model("sft", "SFT on human data"),
+                               control: try model("clean", "control: SFT on clean full-step data"),
+                               iterations: iterations, eSteps: eSteps,
+                               humanStyles: styleCounts.sorted { $0.value > $1.value }.map { ($0.key, Double($0.value) / Double(total)) },
+                               groupField: by)
+        let markdown = report.markdown()
+        try writeTextFile(markdown, to: "\(directory)/report.md")
+        try writeTextFile(report.json().serialized() + "\n", to: json ?? "\(directory)/scores.json")
+        try writeTextFile(report.chart().svg(), to: plot ?? "\(directory)/report.svg")
+        print(markdown, terminator: "")
     }
 }

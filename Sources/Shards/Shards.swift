@@ -1,5 +1,7 @@
 import ArgumentParser
+import DemoTask
 import Formats
+import Foundation
 import ToolSupport
 
 @main
@@ -18,7 +20,7 @@ struct Shards: ParsableCommand {
               shards head -n 2 gsm8k-test.jsonl.zst | jq .
               shards split --shards 4 gsm8k-test.jsonl.zst -o parts/test.jsonl.zst
             """,
-        subcommands: [Cat.self, Head.self, Count.self, Stats.self, Split.self, Import.self]
+        subcommands: [Cat.self, Head.self, Count.self, Stats.self, Split.self, Import.self, Demo.self]
     )
 }
 
@@ -215,6 +217,74 @@ extension Shards {
                         .map { "\($0.value) (\($0.key))" }.joined(separator: ", ")
                 }
                 printError(message)
+            }
+        }
+    }
+}
+
+extension Shards {
+    struct Demo: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write the embedded demo task: arithmetic-chain problems, human data, a pretraining corpus.",
+            discussion: """
+                Problems like `12+3-5*2` (1 to 4 operations, every value in 0..19), prompted as \
+                `Q12+3-5*2:`; the model's solution form is `12+3=15;15-5=10;10*2=20;####20`. Writes \
+                into DIR: train.jsonl.zst (with `solution`, the human-style data: full steps, \
+                merged steps or answer only; and `clean_solution`, full steps), validation and \
+                test.jsonl.zst, pretrain.jsonl.zst (facts and step-by-step solutions of other \
+                problems, for the base model), tokenizer.json (one token per character), \
+                config.json (the base model's architecture) and prompt.txt (the template). The \
+                same seed writes the same bytes on every machine.
+
+                Examples:
+                  shards demo -o runs/demo/data
+                  shards demo --seed 1 --human-mix 1,0,0 -o clean-data
+                  zstdcat runs/demo/data/train.jsonl.zst | jq -r '.solution_style' | sort | uniq -c
+                """)
+
+        @Option(name: .shortAndLong, help: "Output directory.") var output: String
+        @Option(help: "Seed of the problems and styles.") var seed: UInt64 = 0
+        @Option(help: "Train, validation and test problems (comma-separated).") var splits = "2000,400,800"
+        @Option(help: "Problems with step-by-step solutions in the pretraining corpus.") var pretrainProblems = 2000
+        @Option(help: "Lines of arithmetic facts in the pretraining corpus.") var factLines = 1000
+        @Option(help: "Human data mix: full steps, merged steps, answer only (weights).") var humanMix = "0.3,0.4,0.3"
+
+        func numbers<T: LosslessStringConvertible>(_ text: String, _ count: Int) -> [T]? {
+            let values = text.split(separator: ",").compactMap { T(String($0).trimmingCharacters(in: .whitespaces)) }
+            return values.count == count ? values : nil
+        }
+
+        func validate() throws {
+            guard let sizes: [Int] = numbers(splits, 3), sizes.allSatisfy({ $0 >= 0 }) else {
+                throw ValidationError("--splits takes three counts: train,validation,test")
+            }
+            guard let mix: [Double] = numbers(humanMix, 3), mix.allSatisfy({ $0 >= 0 }), mix.reduce(0, +) > 0 else {
+                throw ValidationError("--human-mix takes three non-negative weights: full,merged,answer-only")
+            }
+            if pretrainProblems < 0 || factLines < 0 { throw ValidationError("counts must be 0 or more") }
+        }
+
+        func run() throws {
+            try reportingDataErrors(tool: "shards demo") {
+                let sizes: [Int] = numbers(splits, 3)!, mix: [Double] = numbers(humanMix, 3)!
+                var options = DemoDataset.Options()
+                options.seed = seed
+                (options.train, options.validation, options.test) = (sizes[0], sizes[1], sizes[2])
+                options.pretrainProblems = pretrainProblems
+                options.factLines = factLines
+                options.humanMix = (mix[0], mix[1], mix[2])
+                let dataset = DemoDataset(options)
+                try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+                for (name, records) in [("train", dataset.train), ("validation", dataset.validation), ("test", dataset.test),
+                                        ("pretrain", dataset.pretrain)] {
+                    try writeShard(to: "\(output)/\(name).jsonl.zst") { writer in try records.forEach(writer.write) }
+                }
+                for (name, text) in [("tokenizer.json", DemoDataset.tokenizerJSON), ("config.json", DemoDataset.baseConfigJSON),
+                                     ("prompt.txt", DemoDataset.promptTemplate)] {
+                    try writeTextFile(text, to: "\(output)/\(name)")
+                }
+                printError("shards demo: wrote \(output): \(sizes[0]) train, \(sizes[1]) validation, \(sizes[2]) test problems, "
+                           + "\(dataset.pretrain.count) pretraining records (seed \(seed))")
             }
         }
     }

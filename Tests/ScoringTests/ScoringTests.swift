@@ -64,3 +64,49 @@ import Testing
         #expect(svg.components(separatedBy: "<circle").count - 1 == 2)
     }
 }
+
+/// The run report's choices (final iteration and baseline on validation) and its words.
+@Suite struct RunReportTests {
+    /// `correct` of `count` problems solved, one greedy sample each, difficulty = index % 2 + 1.
+    func greedy(_ correct: Int, of count: Int) -> [ProblemSamples] {
+        (0..<count).map { i in
+            var p = ProblemSamples(id: "p\(i)", group: String(i % 2 + 1))
+            p.samples = [(0, i < correct ? 1 : 0, "1")]
+            return p
+        }
+    }
+
+    func model(_ name: String, validation: Int, test: Int) -> RunReport.Model {
+        RunReport.Model(name: name, title: name, splits: ["validation": greedy(validation, of: 100), "test": greedy(test, of: 200)])
+    }
+
+    @Test func choosesOnValidationAndReportsTheGap() {
+        let report = RunReport(run: "runs/x", base: model("base", validation: 30, test: 60), sft: model("sft", validation: 35, test: 80),
+                               control: model("clean", validation: 80, test: 170),
+                               iterations: [model("iter1", validation: 40, test: 90), model("iter2", validation: 50, test: 96),
+                                            model("iter3", validation: 50, test: 120)],
+                               eSteps: [], humanStyles: [("merged", 0.4), ("full", 0.3), ("answer_only", 0.3)], groupField: "difficulty")
+        // iter2 and iter3 tie on validation: the earlier one is chosen, whatever test says.
+        #expect(report.bestIteration?.name == "iter2")
+        #expect(report.baseline.name == "sft")
+        let text = report.markdown()
+        #expect(text.contains("| iter2 (best on validation) | 50.0 | 48.0 |"), "\(text)")
+        #expect(text.contains("| sft (baseline) | 35.0 | 40.0 |"))
+        #expect(text.contains("On test it scores 48.0% against 40.0% for the baseline, SFT on human data: +8.0 points"))
+        #expect(text.contains("Iteration 1 against the base model on test: 45.0% vs 30.0% (+15.0 points)"))
+        #expect(text.contains("scores 85.0% on test. So the human data loses because of how it is written (40% merged, 30% full, 30% answer only)"))
+        #expect(text.contains("| difficulty 1 | difficulty 2 |"))
+        let json = report.json()
+        #expect(json.objectValue?["best_iteration"]?.stringValue == "iter2")
+    }
+
+    @Test func baseStandsInWhenSFTIsWorseOnValidation() {
+        let report = RunReport(run: "r", base: model("base", validation: 40, test: 80), sft: model("sft", validation: 39, test: 100),
+                               control: nil, iterations: [model("iter1", validation: 45, test: 100)], eSteps: [],
+                               humanStyles: [], groupField: nil)
+        #expect(report.baseline.name == "base")
+        #expect(report.markdown().contains("for the baseline, the base model (SFT on human data was worse on validation): +10.0 points"))
+        let svg = report.chart().svg()
+        #expect(svg.contains("ReST-EM test") && svg.contains("SFT human") && svg.contains("base 40.0%"))
+    }
+}

@@ -42,10 +42,11 @@ import Testing
     /// SIGKILL mid-run, then --resume: the same final weights as an uninterrupted run.
     @Test func resumeAfterKillEndsAtTheSameWeights() throws {
         let args = try setUp(hidden: 64) + ["--steps", "300", "--checkpoint-every", "10"]
-        #expect(try runTool("finetune", args + ["--out", dir.path("a")]).status == 0)
+        #expect(try runTool("finetune", args + ["--out", dir.path("a"), "--snapshot-every", "100"]).status == 0)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path("a.snapshots")).sorted() == ["100", "200"])
         let process = Process()
         process.executableURL = URL(fileURLWithPath: toolPath("finetune"))
-        process.arguments = args + ["--out", dir.path("b")]
+        process.arguments = args + ["--out", dir.path("b"), "--snapshot-every", "100", "--snapshots", dir.path("b-steps")]
         process.standardError = FileHandle.nullDevice
         try process.run()
         let deadline = Date().addingTimeInterval(60)
@@ -53,11 +54,17 @@ import Testing
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         #expect(!FileManager.default.fileExists(atPath: dir.path("b")), "the run finished before it was killed")
-        let resumed = try runTool("finetune", args + ["--out", dir.path("b"), "--resume"])
+        let resumed = try runTool("finetune", args + ["--out", dir.path("b"), "--resume", "--snapshot-every", "100", "--snapshots", dir.path("b-steps")])
         #expect(resumed.status == 0)
         #expect(resumed.stderr.contains("resuming from"))
         #expect(FileManager.default.contentsEqual(atPath: dir.path("a/model.safetensors"), andPath: dir.path("b/model.safetensors")))
         #expect(!FileManager.default.fileExists(atPath: dir.path("b.checkpoint")))
+        for step in ["100", "200"] {
+            #expect(FileManager.default.contentsEqual(atPath: dir.path("a.snapshots/\(step)/model.safetensors"),
+                                                      andPath: dir.path("b-steps/\(step)/model.safetensors")))
+        }
+        #expect(!FileManager.default.contentsEqual(atPath: dir.path("a.snapshots/100/model.safetensors"),
+                                                   andPath: dir.path("a.snapshots/200/model.safetensors")))
     }
 
     @Test func badInputFailsWithoutOutput() throws {

@@ -35,6 +35,13 @@ import Testing
         let lines = kept.stdout.split(separator: "\n")
         #expect(lines.count == 1319)
         #expect(lines.allSatisfy { $0.contains(#""reward":1,"verdict":"correct""#) })
+
+        // --verdicts: every scored record beside the kept ones, in one pass.
+        let both = try runTool("verify", [samples, "--keep", "correct", "--cap", "1", "--verdicts", dir.path("all.jsonl.zst"), "-o", dir.path("kept.jsonl.zst")])
+        #expect(both.status == 0, "\(both.stderr)")
+        #expect(try runTool("shards", ["count", dir.path("all.jsonl.zst")]).stdout == "3957\n")
+        #expect(try runTool("shards", ["count", dir.path("kept.jsonl.zst")]).stdout == "1319\n")
+        #expect(try runTool("verify", [samples, "--verdicts", dir.path("x.jsonl.zst")]).status == 64)
     }
 
     @Test func badRecordsFailWithFileAndLine() throws {

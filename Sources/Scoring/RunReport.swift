@@ -1,0 +1,219 @@
+import Foundation
+import Formats
+
+/// The report of one ReST^EM run, from the verdict shards the Makefile leaves in a run folder:
+/// greedy pass@1 of every model on validation, test and train; the E-step of every iteration
+/// (sampled pass rate, pass@k, maj@k, coverage, kept samples); the choice of the final
+/// iteration and of the baseline on validation (the paper's rule); per-difficulty tables.
+public struct RunReport {
+    /// One fine-tuned or base model and its greedy verdicts per split.
+    public struct Model {
+        public let name: String
+        public let title: String
+        public var splits: [String: [ProblemSamples]]
+
+        public init(name: String, title: String, splits: [String: [ProblemSamples]]) {
+            self.name = name; self.title = title; self.splits = splits
+        }
+
+        public func passAt1(_ split: String) -> Double? {
+            splits[split].flatMap { $0.isEmpty ? nil : Scores($0, ks: [1]).passAt1 }
+        }
+    }
+
+    /// The E-step of one iteration: the samples drawn on train and how many were kept.
+    public struct EStep {
+        public let iteration: Int
+        public let samples: [ProblemSamples]
+        public let kept: Int
+        public init(iteration: Int, samples: [ProblemSamples], kept: Int) {
+            self.iteration = iteration; self.samples = samples; self.kept = kept
+        }
+    }
+
+    public let run: String
+    public let base: Model
+    public let sft: Model?
+    public let control: Model?
+    public let iterations: [Model]
+    public let eSteps: [EStep]
+    /// Shares of the human data's solution styles (`solution_style` of the train problems).
+    public let humanStyles: [(style: String, share: Double)]
+    public let groupField: String?
+
+    public init(run: String, base: Model, sft: Model?, control: Model?, iterations: [Model], eSteps: [EStep],
+                humanStyles: [(style: String, share: Double)], groupField: String?) {
+        self.run = run; self.base = base; self.sft = sft; self.control = control
+        self.iterations = iterations; self.eSteps = eSteps; self.humanStyles = humanStyles; self.groupField = groupField
+    }
+
+    /// The iteration with the best validation pass@1 (the earliest on ties).
+    public var bestIteration: Model? {
+        iterations.reduce(nil) { best, model in
+            guard let value = model.passAt1("validation") else { return best }
+            guard let best, let bestValue = best.passAt1("validation") else { return model }
+            return value > bestValue ? model : best
+        }
+    }
+
+    /// SFT on the human data, unless it is worse than the base on validation: then the base
+    /// stands in (a practitioner would not ship a fine-tune that made the model worse).
+    public var baseline: Model {
+        guard let sft, let s = sft.passAt1("validation"), let b = base.passAt1("validation"), s >= b else { return base }
+        return sft
+    }
+
+    static func percent(_ value: Double?) -> String { value.map { String(format: "%.1f", $0 * 100) } ?? "-" }
+
+    /// Standard error in points of the difference of two independent pass rates.
+    static func standardError(_ a: Double, _ na: Int, _ b: Double, _ nb: Int) -> Double {
+        100 * (a * (1 - a) / Double(max(na, 1)) + b * (1 - b) / Double(max(nb, 1))).squareRoot()
+    }
+
+    var models: [Model] { [base] + [sft, control].compactMap { $0 } + iterations }
+
+    public func markdown() -> String {
+        var out = ["# ReST^EM report: \(run)", ""]
+        let splits = ["validation", "test", "train"].filter { split in models.contains { $0.splits[split] != nil } }
+        let sizes = splits.map { split in "\(split) \(models.compactMap { $0.splits[split]?.count }.max() ?? 0)" }
+        out.append("Greedy pass@1 (%) of every model; problems: \(sizes.joined(separator: ", ")).")
+        out.append("")
+        out.append("| model | " + splits.joined(separator: " | ") + " |")
+        out.append("|---|" + String(repeating: "---|", count: splits.count))
+        let best = bestIteration
+        for model in models {
+            let mark = model.name == best?.name ? " (best on validation)" : model.name == baseline.name ? " (baseline)" : ""
+            out.append("| \(model.title)\(mark) | " + splits.map { Self.percent(model.passAt1($0)) }.joined(separator: " | ") + " |")
+        }
+        out.append("")
+        out += verdict()
+        if let groupField {
+            out += ["", "## Test pass@1 (%) by \(groupField)", ""]
+            let groups = Array(Set(models.flatMap { $0.splits["test"]?.map { $0.group ?? "-" } ?? [] })).sorted(by: numericFirst)
+            out.append("| model | " + groups.map { "\(groupField) \($0)" }.joined(separator: " | ") + " |")
+            out.append("|---|" + String(repeating: "---|", count: groups.count))
+            for model in models {
+                guard let test = model.splits["test"] else { continue }
+                let cells = groups.map { group -> String in
+                    let subset = test.filter { ($0.group ?? "-") == group }
+                    return subset.isEmpty ? "-" : Self.percent(Scores(subset, ks: [1]).passAt1)
+                }
+                out.append("| \(model.title) | " + cells.joined(separator: " | ") + " |")
+            }
+        }
+        if !eSteps.isEmpty {
+            out += ["", "## E-steps: samples of the previous model on the train problems", ""]
+            out.append("| iteration | samples per problem | sampled pass rate | pass@k | maj@k | problems solved | kept |")
+            out.append("|---|---|---|---|---|---|---|")
+            for step in eSteps {
+                let k = step.samples.map(\.n).min() ?? 0
+                let scores = Scores(step.samples, ks: [k].filter { $0 > 0 })
+                let solved = step.samples.filter { $0.correct > 0 }.count
+                out.append("| \(step.iteration) | \(k) | \(Self.percent(scores.passAt1)) | \(Self.percent(scores.passAtK[k])) (k=\(k)) "
+                           + "| \(Self.percent(scores.majAtK[k])) | \(solved)/\(step.samples.count) | \(step.kept) |")
+            }
+        }
+        return out.joined(separator: "\n") + "\n"
+    }
+
+    /// The result in words, from the numbers: the headline comparison, iteration 1 against the
+    /// base, and what the clean-data control says about where the difference comes from.
+    func verdict() -> [String] {
+        var out = ["## Result", ""]
+        guard let best = bestIteration, let bestTest = best.passAt1("test"), let baseTest = base.passAt1("test"),
+              let baselineTest = baseline.passAt1("test") else {
+            return out + ["No ReST^EM iteration has test verdicts yet."]
+        }
+        let n = best.splits["test"]?.count ?? 0
+        let gain = (bestTest - baselineTest) * 100
+        let error = Self.standardError(bestTest, n, baselineTest, n)
+        let baselineName = baseline.name == base.name ? "the base model (SFT on human data was worse on validation)" : "SFT on human data"
+        out.append("- Final model: \(best.title), chosen on validation (\(Self.percent(best.passAt1("validation")))%). "
+                   + "On test it scores \(Self.percent(bestTest))% against \(Self.percent(baselineTest))% for the baseline, "
+                   + "\(baselineName): \(String(format: "%+.1f", gain)) points (standard error of the difference ±\(String(format: "%.1f", error))).")
+        if let first = iterations.first, let firstTest = first.passAt1("test") {
+            out.append("- Iteration 1 against the base model on test: \(Self.percent(firstTest))% vs \(Self.percent(baseTest))% "
+                       + "(\(String(format: "%+.1f", (firstTest - baseTest) * 100)) points).")
+        }
+        if let control, let controlTest = control.passAt1("test") {
+            let styles = humanStyles.map { "\(Int(($0.share * 100).rounded()))% \($0.style.replacingOccurrences(of: "_", with: " "))" }
+            let mix = styles.isEmpty ? "" : " (\(styles.joined(separator: ", ")))"
+            var words = "- Control: the same fine-tuning on clean, full-step solutions of the same train problems scores "
+                + "\(Self.percent(controlTest))% on test. "
+            if controlTest > bestTest {
+                words += "So the human data loses because of how it is written\(mix), not because human data is "
+                    + "worse in principle: the model learns better from several verified solutions in its own "
+                    + "step-by-step form than from one terse human solution per problem, and clean step-by-step "
+                    + "human solutions would beat both."
+            } else {
+                words += "ReST^EM matches or beats even clean human solutions here: several verified samples per "
+                    + "problem in the model's own form teach more than one human solution per problem."
+            }
+            out.append(words)
+        }
+        return out
+    }
+
+    /// Scores of every model and E-step, for --json.
+    public func json() -> JSON {
+        var object = JSONObject()
+        object["run"] = .string(run)
+        var modelsJSON = JSONObject()
+        for model in models {
+            var entry = JSONObject()
+            entry["title"] = .string(model.title)
+            for (split, problems) in model.splits.sorted(by: { $0.key < $1.key }) {
+                var scores = JSONObject([("pass@1", JSON.number(JSONNumber(Scores(problems, ks: [1]).passAt1))),
+                                         ("problems", .number(JSONNumber(problems.count)))])
+                if groupField != nil {
+                    var groups = JSONObject()
+                    for group in Array(Set(problems.map { $0.group ?? "-" })).sorted(by: numericFirst) {
+                        groups[group] = .number(JSONNumber(Scores(problems.filter { ($0.group ?? "-") == group }, ks: [1]).passAt1))
+                    }
+                    scores["by_\(groupField!)"] = .object(groups)
+                }
+                entry[split] = .object(scores)
+            }
+            modelsJSON[model.name] = .object(entry)
+        }
+        object["models"] = .object(modelsJSON)
+        object["best_iteration"] = bestIteration.map { .string($0.name) } ?? .null
+        object["baseline"] = .string(baseline.name)
+        object["e_steps"] = .array(eSteps.map { step in
+            let k = step.samples.map(\.n).min() ?? 0
+            let scores = Scores(step.samples, ks: [k].filter { $0 > 0 })
+            return .object(JSONObject([
+                ("iteration", JSON.number(JSONNumber(step.iteration))), ("samples_per_problem", .number(JSONNumber(k))),
+                ("pass@1", .number(JSONNumber(scores.passAt1))), ("pass@k", .number(JSONNumber(scores.passAtK[k] ?? 0))),
+                ("maj@k", .number(JSONNumber(scores.majAtK[k] ?? 0))),
+                ("problems_solved", .number(JSONNumber(step.samples.filter { $0.correct > 0 }.count))),
+                ("kept", .number(JSONNumber(step.kept))),
+            ]))
+        })
+        return .object(object)
+    }
+
+    /// Test and train pass@1 per iteration, with the base, the baseline and the control as
+    /// reference lines.
+    public func chart() -> LineChart {
+        func line(_ split: String) -> [Double?] { iterations.map { $0.passAt1(split).map { $0 * 100 } } }
+        var series: [(name: String, values: [Double?], color: String)] = [("ReST-EM test", line("test"), "#c0392b")]
+        if iterations.contains(where: { $0.splits["train"] != nil }) { series.append(("ReST-EM train", line("train"), "#e67e22")) }
+        var references: [(name: String, value: Double, color: String)] = []
+        if let v = base.passAt1("test") { references.append(("base", v * 100, "#7f8c8d")) }
+        if let sft, let v = sft.passAt1("test") { references.append(("SFT human", v * 100, "#2980b9")) }
+        if let control, let v = control.passAt1("test") { references.append(("SFT clean", v * 100, "#16a085")) }
+        return LineChart(title: "greedy pass@1 (%) per ReST-EM iteration", xLabels: iterations.map(\.name),
+                         series: series, references: references)
+    }
+}
+
+/// "2" before "10"; text after numbers, alphabetically.
+func numericFirst(_ a: String, _ b: String) -> Bool {
+    switch (Int(a), Int(b)) {
+    case let (x?, y?): x < y
+    case (_?, nil): true
+    case (nil, _?): false
+    default: a < b
+    }
+}

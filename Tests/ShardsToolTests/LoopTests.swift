@@ -1,0 +1,55 @@
+import Foundation
+import Testing
+
+/// A miniature of `make`: the whole ReST^EM Makefile on a few demo problems, the shipped base
+/// model, one iteration and a few fine-tuning steps, with the test build's tools. It checks that
+/// the artifacts chain together and that a finished run is up to date.
+@Suite struct LoopTests {
+    let dir = ToolTempDir()
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+
+    func make(_ extra: [String] = []) throws -> ToolResult {
+        let bin = URL(fileURLWithPath: toolPath("generate")).deletingLastPathComponent().path
+        return try runTool("/usr/bin/make", ["-C", Self.root, "--no-print-directory", "RUNS=\(dir.path("runs"))", "RUN=mini",
+                                             "SWIFT_BUILD=true", "BIN=\(bin)", "DEMO_FLAGS=--splits 24,8,8 --pretrain-problems 0 --fact-lines 0",
+                                             "ITERS=1", "SAMPLES=3", "STEPS=4", "SNAPSHOT_EVERY=2", "BATCH=4", "MAX_TOKENS=24"] + extra)
+    }
+
+    func lines(_ path: String) throws -> [String] {
+        try runTool("shards", ["cat", dir.path(path)]).stdout.split(separator: "\n").map(String.init)
+    }
+
+    @Test func miniatureLoopChainsTheArtifacts() throws {
+        let run = try make()
+        #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
+        let out = "runs/mini"
+        // E-step: 3 samples per train problem, all verdicts kept beside the correct ones.
+        #expect(try lines("\(out)/iter1/samples.jsonl.zst").count == 72)
+        let verdicts = try lines("\(out)/iter1/verdicts.jsonl.zst"), kept = try lines("\(out)/iter1/kept.jsonl.zst")
+        #expect(verdicts.count == 72)
+        #expect(kept.allSatisfy { $0.contains(#""reward":1,"verdict":"correct""#) })
+        #expect(kept.count == verdicts.filter { $0.contains(#""reward":1"#) }.count)  // SAMPLES 3 < CAP 4
+        // M-step: snapshots at 2 and 4 steps, each scored on validation; model is the better one.
+        for model in ["sft", "clean", "iter1"] {
+            for step in ["2", "4"] {
+                #expect(FileManager.default.fileExists(atPath: dir.path("\(out)/\(model)/steps/\(step)/model.safetensors")))
+                #expect(try lines("\(out)/\(model)/steps/\(step).validation.jsonl.zst").count == 8)
+            }
+            let link = try FileManager.default.destinationOfSymbolicLink(atPath: dir.path("\(out)/\(model)/model"))
+            #expect(["steps/2", "steps/4"].contains(link))
+            for (split, count) in [("validation", 8), ("test", 8), ("train", 24)] {
+                #expect(try lines("\(out)/\(model)/\(split).jsonl.zst").count == count)
+            }
+        }
+        let report = try String(contentsOfFile: dir.path("\(out)/report.md"), encoding: .utf8)
+        #expect(report.contains("ReST^EM iteration 1 (best on validation)"), "\(report)")
+        #expect(report.contains("control: SFT on clean full-step data"))
+        #expect(FileManager.default.fileExists(atPath: dir.path("\(out)/report.svg")))
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: dir.path("\(out)/final")) == "iter1/model")
+        // Finished means finished: a second make has nothing to do.
+        let rerun = try make()
+        #expect(rerun.status == 0)
+        #expect(!rerun.stdout.contains("finetune") && !rerun.stdout.contains("generate --model"), "\(rerun.stdout)")
+    }
+}
