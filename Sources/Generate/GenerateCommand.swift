@@ -42,7 +42,11 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Keep the k most likely tokens (0 = all).") var topK = 0
     @Option(help: "Nucleus sampling mass.") var topP: Float = 1
     @Option(help: "Maximum new tokens per sample.") var maxTokens = 256
-    @Option(help: "Stop string (repeatable; not part of the completion).") var stop: [String] = []
+    @Option(name: .customLong("stop"), help: "Stop string (repeatable; not part of the completion; \\n, \\t and \\\\ are newline, tab, backslash).")
+    var stopArguments: [String] = []
+
+    /// The stop strings with the escapes a shell makes awkward to type read as characters.
+    var stop: [String] { stopArguments.map(SamplingParameters.stopString(fromArgument:)) }
     @Option(help: "Seed of the random streams.") var seed: UInt64 = 0
     @Option(help: "Prompt template file ({{field}} placeholders; default: the problem).") var template: String?
     @Flag(help: "Wrap the prompt in the model's chat format (ChatML or Llama 3).") var chat = false
@@ -229,3 +233,4 @@ final class ChunkResults: @unchecked Sendable {
         lock.unlock()
     }
 }
+

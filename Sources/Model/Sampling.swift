@@ -11,6 +11,28 @@ public struct SamplingParameters: Sendable {
     public var seed: UInt64 = 0
 
     public init() {}
+
+    /// A `--stop` argument as a string: `\n` is a newline, `\t` a tab, `\\` a backslash (shells make
+    /// the characters themselves awkward to type); any other backslash stays as it is.
+    public static func stopString(fromArgument text: String) -> String {
+        var out = "", escaped = false
+        for c in text {
+            if escaped {
+                switch c {
+                case "n": out.append("\n")
+                case "t": out.append("\t")
+                case "\\": out.append("\\")
+                default: out.append("\\"); out.append(c)
+                }
+                escaped = false
+            } else if c == "\\" {
+                escaped = true
+            } else {
+                out.append(c)
+            }
+        }
+        return escaped ? out + "\\" : out
+    }
 }
 
 /// The random stream of one sample: derived from (seed, problem id, sample index) only, so a

@@ -193,17 +193,18 @@ public struct RunReport {
         return .object(object)
     }
 
-    /// Test and train pass@1 per iteration, with the base, the baseline and the control as
-    /// reference lines.
+    /// Test and train pass@1 per iteration (the base model as iteration 0), with the base, SFT on
+    /// human data and the control as reference lines.
     public func chart() -> LineChart {
-        func line(_ split: String) -> [Double?] { iterations.map { $0.passAt1(split).map { $0 * 100 } } }
+        // Iteration 0 is the base model, where every ReST^EM line starts.
+        func line(_ split: String) -> [Double?] { ([base] + iterations).map { $0.passAt1(split).map { $0 * 100 } } }
         var series: [(name: String, values: [Double?], color: String)] = [("ReST-EM test", line("test"), "#c0392b")]
         if iterations.contains(where: { $0.splits["train"] != nil }) { series.append(("ReST-EM train", line("train"), "#e67e22")) }
         var references: [(name: String, value: Double, color: String)] = []
         if let v = base.passAt1("test") { references.append(("base", v * 100, "#7f8c8d")) }
         if let sft, let v = sft.passAt1("test") { references.append(("SFT human", v * 100, "#2980b9")) }
         if let control, let v = control.passAt1("test") { references.append(("SFT clean", v * 100, "#16a085")) }
-        return LineChart(title: "greedy pass@1 (%) per ReST-EM iteration", xLabels: iterations.map(\.name),
+        return LineChart(title: "greedy pass@1 (%) per ReST-EM iteration", xLabels: ["base"] + iterations.map(\.name),
                          series: series, references: references)
     }
 }

@@ -77,6 +77,14 @@ import Testing
         #expect(one.map(\.problem) == (0..<9).flatMap { [Int](repeating: $0, count: 4) })
     }
 
+    /// Regression: `generate --stop "\n\n"` (as its help shows) used to stop on a literal
+    /// backslash-n and never on a blank line.
+    @Test func stopArgumentsReadEscapes() {
+        #expect(SamplingParameters.stopString(fromArgument: #"\n\n"#) == "\n\n")
+        #expect(SamplingParameters.stopString(fromArgument: #"a\tb\\n\x\"#) == "a\tb\\n\\x\\")
+        #expect(SamplingParameters.stopString(fromArgument: "plain") == "plain")
+    }
+
     @Test func stopStringsAndLengthLimit() throws {
         let g = try generator()
         var parameters = SamplingParameters()
