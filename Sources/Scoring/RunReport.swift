@@ -140,14 +140,20 @@ public struct RunReport {
             let mix = styles.isEmpty ? "" : " (\(styles.joined(separator: ", ")))"
             var words = "- Control: the same fine-tuning on clean, full-step solutions of the same train problems scores "
                 + "\(Self.percent(controlTest))% on test. "
-            if controlTest > bestTest {
+            let restWins = bestTest > baselineTest, cleanWins = controlTest > bestTest
+            switch (restWins, cleanWins) {
+            case (true, true):
                 words += "So the human data loses because of how it is written\(mix), not because human data is "
                     + "worse in principle: the model learns better from several verified solutions in its own "
                     + "step-by-step form than from one terse human solution per problem, and clean step-by-step "
                     + "human solutions would beat both."
-            } else {
+            case (true, false):
                 words += "ReST^EM matches or beats even clean human solutions here: several verified samples per "
                     + "problem in the model's own form teach more than one human solution per problem."
+            case (false, _):
+                words += "Here ReST^EM did not beat the human data\(mix): its verified samples taught less than "
+                    + "the human solutions (with a weak model, many samples that pass the final-answer check "
+                    + "reach the right answer by wrong steps)."
             }
             out.append(words)
         }

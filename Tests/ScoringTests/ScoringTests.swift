@@ -110,3 +110,16 @@ import Testing
         #expect(svg.contains("ReST-EM test") && svg.contains("SFT human") && svg.contains("base 40.0%"))
     }
 }
+
+extension RunReportTests {
+    /// Regression: the words said "the human data loses" when ReST^EM had lost to it.
+    @Test func wordsFollowTheNumbersWhenReSTLoses() {
+        let report = RunReport(run: "r", base: model("base", validation: 10, test: 28), sft: model("sft", validation: 30, test: 72),
+                               control: model("clean", validation: 70, test: 140), iterations: [model("iter1", validation: 20, test: 40)],
+                               eSteps: [], humanStyles: [], groupField: nil)
+        let text = report.markdown()
+        #expect(text.contains("-16.0 points"))
+        #expect(text.contains("Here ReST^EM did not beat the human data"))
+        #expect(!text.contains("the human data loses"))
+    }
+}

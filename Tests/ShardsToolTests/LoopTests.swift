@@ -3,16 +3,18 @@ import Testing
 
 /// A miniature of `make`: the whole ReST^EM Makefile on a few demo problems, the shipped base
 /// model, one iteration and a few fine-tuning steps, with the test build's tools. It checks that
-/// the artifacts chain together and that a finished run is up to date.
+/// the artifacts chain together and that a finished run is up to date. And the pretraining of a
+/// base for other seeds, with its choice of snapshot.
 @Suite struct LoopTests {
     let dir = ToolTempDir()
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().path
 
-    func make(_ extra: [String] = []) throws -> ToolResult {
+    func make(_ extra: [String] = [], seed: Int = 0) throws -> ToolResult {
         let bin = URL(fileURLWithPath: toolPath("generate")).deletingLastPathComponent().path
         return try runTool("/usr/bin/make", ["-C", Self.root, "--no-print-directory", "RUNS=\(dir.path("runs"))", "RUN=mini",
-                                             "SWIFT_BUILD=true", "BIN=\(bin)", "DEMO_FLAGS=--splits 24,8,8 --pretrain-problems 0 --fact-lines 0",
+                                             "SWIFT_BUILD=true", "BIN=\(bin)", "SEED=\(seed)", "DEMO_FLAGS=--splits 24,8,8 --pretrain-problems 24 --fact-lines 8",
+                                             "PRETRAIN_STEPS=4", "PRETRAIN_EVERY=2",
                                              "ITERS=1", "SAMPLES=3", "STEPS=4", "SNAPSHOT_EVERY=2", "BATCH=4", "MAX_TOKENS=24"] + extra)
     }
 
@@ -24,6 +26,7 @@ import Testing
         let run = try make()
         #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
         let out = "runs/mini"
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: dir.path("\(out)/base/model")).hasSuffix("demo/base"))
         // E-step: 3 samples per train problem, all verdicts kept beside the correct ones.
         #expect(try lines("\(out)/iter1/samples.jsonl.zst").count == 72)
         let verdicts = try lines("\(out)/iter1/verdicts.jsonl.zst"), kept = try lines("\(out)/iter1/kept.jsonl.zst")
@@ -51,5 +54,17 @@ import Testing
         let rerun = try make()
         #expect(rerun.status == 0)
         #expect(!rerun.stdout.contains("finetune") && !rerun.stdout.contains("generate --model"), "\(rerun.stdout)")
+    }
+
+    /// Pretraining snapshots at 2 and 4 steps: the first to reach BASE_TARGET becomes the base;
+    /// when none does (a target of 101%), the last.
+    @Test(arguments: [("0", "2"), ("101", "4")])
+    func pretrainingPicksTheFirstSnapshotAtTheTarget(target: String, chosen: String) throws {
+        let out = "runs/mini"
+        let run = try make(["BASE_TARGET=\(target)", dir.path("\(out)/pretrained/model.safetensors")], seed: 1)
+        #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
+        #expect(run.stdout.contains("base: pretraining step \(chosen) (target \(target)% on validation)"))
+        #expect(FileManager.default.contentsEqual(atPath: dir.path("\(out)/pretraining/\(chosen)/model.safetensors"),
+                                                  andPath: dir.path("\(out)/pretrained/model.safetensors")))
     }
 }
