@@ -20,6 +20,34 @@ RUNS ?= runs#            where runs live: runs/NAME/{data,base,sft,clean,iter1,.
 DATA ?= demo#            demo (generated), gsm8k (../shared/data), or a folder with
 #                        train/validation/test.jsonl.zst
 SEED ?= 0#               seed of the demo data, the base model (SEED != 0), sampling, data order
+# Each dataset's own defaults come first; the general ones below fill in the rest.
+ifeq ($(DATA),demo)
+  RUN ?= $(if $(filter 0,$(SEED)),demo,demo-seed$(SEED))
+  DATA_OUT = $(RUNS)/$(RUN)/data
+  TEMPLATE ?= $(DATA_OUT)/prompt.txt
+  # The shipped base was pretrained on the seed-0 corpus; other seeds pretrain their own.
+  BASE ?= $(if $(filter 0,$(SEED)),demo/base,$(RUNS)/$(RUN)/pretrained)
+  CONTROL := clean
+  BY ?= difficulty
+else ifeq ($(DATA),gsm8k)
+  # For a pretrained model of about 0.5B parameters: give BASE=/path/to/hf-model.
+  RUN ?= gsm8k
+  DATA_OUT = $(RUNS)/$(RUN)/data
+  TEMPLATE ?= templates/gsm8k.txt
+  SAMPLES ?= 8
+  TEMP ?= 0.7
+  STEPS ?= 600
+  SNAPSHOT_EVERY ?= 200
+  LR ?= 1e-5
+  BATCH ?= 8
+  MAX_TOKENS ?= 320
+  SEQ_TOKENS ?= 512
+  GENERATE_FLAGS ?= --stop '\n\n'
+else
+  RUN ?= $(notdir $(abspath $(DATA)))
+  DATA_OUT = $(DATA)
+  TEMPLATE ?= templates/problem.txt
+endif
 ITERS ?= 3#              EM iterations
 SAMPLES ?= 16#           K: samples per train problem in each E-step
 TEMP ?= 0.5#             sampling temperature of the E-step
@@ -32,30 +60,13 @@ WARMUP ?= 20
 BATCH ?= 64#             sequences per fine-tuning step
 MAX_TOKENS ?= 48#        new tokens per sample
 SEQ_TOKENS ?= 64#        tokens per training sequence
-BY ?= difficulty#        record field for the per-group tables of the report
+BY ?= none#              record field for the per-group tables of the report (none: no tables)
 GENERATE_FLAGS ?=#       e.g. --endpoint http://127.0.0.1:8000/v1 --concurrency 16
 FINETUNE_FLAGS ?=
 DEMO_FLAGS ?=#           extra `shards demo` flags, e.g. --splits 200,40,40 for a quick look
 PRETRAIN_STEPS ?= 600#   most pretraining steps of a demo base (SEED != 0 and `make base`)
 PRETRAIN_EVERY ?= 25#    a pretraining snapshot every N steps
 BASE_TARGET ?= 30#       the demo base: the first snapshot with validation pass@1 >= this (%)
-ifeq ($(DATA),demo)
-  RUN ?= $(if $(filter 0,$(SEED)),demo,demo-seed$(SEED))
-  DATA_OUT = $(RUNS)/$(RUN)/data
-  TEMPLATE ?= $(DATA_OUT)/prompt.txt
-  # The shipped base was pretrained on the seed-0 corpus; other seeds pretrain their own.
-  BASE ?= $(if $(filter 0,$(SEED)),demo/base,$(RUNS)/$(RUN)/pretrained)
-  CONTROL := clean
-else ifeq ($(DATA),gsm8k)
-  RUN ?= gsm8k
-  DATA_OUT = $(RUNS)/$(RUN)/data
-  TEMPLATE ?= templates/gsm8k.txt
-  BY := none
-else
-  RUN ?= $(notdir $(abspath $(DATA)))
-  DATA_OUT = $(DATA)
-  TEMPLATE ?= templates/problem.txt
-endif
 OUT := $(RUNS)/$(RUN)
 SNAPSHOT_STEPS := $(shell s=$(SNAPSHOT_EVERY); while [ $$s -lt $(STEPS) ]; do echo $$s; s=$$((s + $(SNAPSHOT_EVERY))); done) $(STEPS)
 ITERATION_NUMBERS := $(shell seq 1 $(ITERS))
@@ -104,8 +115,9 @@ $(RUNS)/%/data/gsm8k-train-all.jsonl.zst: $(SHARED_DATA)/gsm8k/train.jsonl | bui
 $(RUNS)/%/data/validation.jsonl.zst: $(RUNS)/%/data/gsm8k-train-all.jsonl.zst | build
 	$(BIN)/shards cat --shard 0/20 $< -o $@
 $(RUNS)/%/data/train.jsonl.zst: $(RUNS)/%/data/gsm8k-train-all.jsonl.zst | build
+	@mkdir -p $(@D)/parts
 	$(BIN)/shards split --shards 20 $< -o $(@D)/parts/train.jsonl.zst
-	$(BIN)/shards cat $(wordlist 2,20,$(sort $(wildcard $(@D)/parts/train-*-of-00020.jsonl.zst))) -o $@
+	$(BIN)/shards cat $$(ls $(@D)/parts/train-*-of-00020.jsonl.zst | sort | tail -n +2) -o $@
 $(RUNS)/%/data/test.jsonl.zst: $(SHARED_DATA)/gsm8k/test.jsonl | build
 	@mkdir -p $(@D)
 	$(BIN)/shards import gsm8k $< -o $@
@@ -157,7 +169,7 @@ $(OUT)/%/train.jsonl.zst: $(OUT)/%/model $(DATA_OUT)/train.jsonl.zst | build
 
 $(OUT)/base/model: $(if $(filter $(RUNS)/%,$(BASE)),$(BASE)/model.safetensors)
 	@mkdir -p $(@D)
-	@test -f $(BASE)/config.json || { echo "BASE=$(BASE) is not a model directory" >&2; exit 1; }
+	@test -f "$(BASE)/config.json" || { echo "BASE='$(BASE)' is not a model directory: give BASE=/path/to/hf-model" >&2; exit 1; }
 	ln -sfn $(abspath $(BASE)) $@
 
 # ---- Fine-tuning with the step chosen on validation --------------------------------------
