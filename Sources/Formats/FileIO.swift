@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import CSignalCleanup
+import Foundation
 
 /// Something that yields bytes: a file, stdin, or a decompressor over one of those.
 public protocol ByteSource: AnyObject {
@@ -158,6 +159,7 @@ public final class AtomicFile {
     public init(path: String) throws {
         self.path = path
         temporaryPath = "\(path).tmp-\(getpid())"
+        removeStaleTemporaries(of: path)
         // Registered before the file exists, so there is no window in which a signal leaves it.
         cleanupSlot = signal_cleanup_register(temporaryPath)
         let fd = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
@@ -220,4 +222,17 @@ public func writeTextFile(_ text: String, to path: String) throws {
     var copy = text
     try copy.withUTF8 { try file.write(UnsafeRawBufferPointer($0)) }
     try file.commit()
+}
+
+/// Removes `PATH.tmp-PID` files and folders left by writers that no longer run (a SIGKILL
+/// gives a process no chance to clean up), so a rerun does not leave litter beside its output.
+/// Temporaries of live processes are kept: another writer may be at work.
+public func removeStaleTemporaries(of path: String) {
+    let url = URL(fileURLWithPath: path)
+    let directory = url.deletingLastPathComponent().path, prefix = url.lastPathComponent + ".tmp-"
+    guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+    for name in names where name.hasPrefix(prefix) {
+        guard let pid = Int32(name.dropFirst(prefix.count)), pid != getpid() else { continue }
+        if kill(pid, 0) != 0 && errno == ESRCH { try? FileManager.default.removeItem(atPath: directory + "/" + name) }
+    }
 }

@@ -136,6 +136,7 @@ public final class Finetuner {
     /// Writes parameters, optimizer moments and the step to `directory`, atomically.
     public func saveCheckpoint(directory: String) throws {
         let staging = "\(directory).tmp-\(getpid())"
+        removeStaleTemporaries(of: directory)
         try? FileManager.default.removeItem(atPath: staging)
         try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
         let n = model.parameterCount

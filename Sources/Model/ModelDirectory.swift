@@ -36,6 +36,7 @@ extension Transformer {
     /// model directory, or a tokenizer.json file).
     public func save(directory: String, tokenizerSource: String? = nil, metadata: [String: String] = [:]) throws {
         let staging = "\(directory).tmp-\(getpid())"
+        removeStaleTemporaries(of: directory)
         try? FileManager.default.removeItem(atPath: staging)
         try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
         do {

@@ -157,6 +157,21 @@ import Testing
         #expect(dir.contents() == ["out.jsonl.zst"])
     }
 
+    /// Regression: a SIGKILLed writer's `NAME.tmp-PID` stayed beside the output forever (make
+    /// killed during verify left two). The next writer of NAME removes those of dead processes.
+    @Test func writerRemovesTemporariesOfDeadWritersOnly() throws {
+        let dir = TempDir()
+        let finished = Process()
+        finished.executableURL = URL(fileURLWithPath: "/bin/true")
+        try finished.run()
+        finished.waitUntilExit()
+        let dead = finished.processIdentifier, live = getppid()
+        for pid in [dead, live] { try "partial".write(toFile: dir.path("out.jsonl.zst.tmp-\(pid)"), atomically: false, encoding: .utf8) }
+        try FileManager.default.createDirectory(atPath: dir.path("other.jsonl.tmp-\(dead)"), withIntermediateDirectories: true)
+        try writeShard(to: dir.path("out.jsonl.zst")) { try $0.write(Record(["id": "x"])) }
+        #expect(dir.contents() == ["other.jsonl.tmp-\(dead)", "out.jsonl.zst", "out.jsonl.zst.tmp-\(live)"])
+    }
+
     @Test func emptyZstdShardIsValidAndEmpty() throws {
         let dir = TempDir()
         try writeAll([], to: dir.path("none.jsonl.zst"))
