@@ -71,7 +71,7 @@ OUT := $(RUNS)/$(RUN)
 SNAPSHOT_STEPS := $(shell s=$(SNAPSHOT_EVERY); while [ $$s -lt $(STEPS) ]; do echo $$s; s=$$((s + $(SNAPSHOT_EVERY))); done) $(STEPS)
 ITERATION_NUMBERS := $(shell seq 1 $(ITERS))
 
-.PHONY: all deps build test bench clean base datasets check-base
+.PHONY: all deps build test bench clean base datasets
 
 # Installs missing system packages: directly as root, otherwise prints the exact command.
 deps:
@@ -133,6 +133,7 @@ PRETRAIN = --steps $(PRETRAIN_STEPS) --batch-size 64 --lr 3e-3 --warmup 20 --max
 PRETRAIN_SNAPSHOTS = $(shell seq $(PRETRAIN_EVERY) $(PRETRAIN_EVERY) $(PRETRAIN_STEPS))
 $(RUNS)/%/pretrained/model.safetensors: $(RUNS)/%/data/pretrain.jsonl.zst $(RUNS)/%/data/config.json $(RUNS)/%/data/tokenizer.json | build
 	@mkdir -p $(RUNS)/$*/pretraining
+	@$(call drop_stale,$(RUNS)/$*/pretraining,$^)
 	[ -f $(RUNS)/$*/pretraining/$(PRETRAIN_STEPS)/model.safetensors ] || $(BIN)/finetune --init random \
 	  --config $(RUNS)/$*/data/config.json --tokenizer $(RUNS)/$*/data/tokenizer.json --data $< \
 	  --out $(RUNS)/$*/pretraining/$(PRETRAIN_STEPS) --snapshots $(RUNS)/$*/pretraining --snapshot-every $(PRETRAIN_EVERY) \
@@ -153,6 +154,11 @@ base:
 	$(MAKE) SEED=0 RUN=base-build BASE=unused $(RUNS)/base-build/pretrained/model.safetensors
 	rm -rf demo/base && mkdir -p demo && cp -r $(RUNS)/base-build/pretrained demo/base
 	@echo "demo/base rebuilt; git diff --stat demo/base shows whether the bytes changed"
+
+# $(call drop_stale,FOLDER,FILES): removes what FOLDER holds (snapshots, checkpoints, their
+# scores) that is not newer than every one of FILES, so a rerun with new data or a new base
+# retrains instead of reusing old steps, while a rerun after an interruption keeps them.
+drop_stale = for ref in $(2); do find $(1) -mindepth 1 -maxdepth 1 ! -newer $$ref -exec rm -rf {} +; done
 
 # ---- Evaluation: greedy pass@1 -----------------------------------------------------------
 # $(call greedy,MODEL,SPLIT,OUT): greedy samples of MODEL on SPLIT, verified into OUT.
@@ -179,6 +185,7 @@ $(OUT)/base/model: $(if $(filter $(RUNS)/%,$(BASE)),$(BASE)/model.safetensors)
 # choice on validation for the SFT baseline, the control and every ReST^EM iteration.
 define finetune_and_choose
 	@mkdir -p $(1)/steps
+	@$(call drop_stale,$(1)/steps,$(2) $(OUT)/base/model/model.safetensors)
 	[ -f $(1)/steps/$(STEPS)/model.safetensors ] || $(BIN)/finetune --base $(OUT)/base/model --data $(2) $(3) \
 	  --template $(TEMPLATE) --out $(1)/steps/$(STEPS) --snapshots $(1)/steps --snapshot-every $(SNAPSHOT_EVERY) \
 	  --steps $(STEPS) --batch-size $(BATCH) --lr $(LR) --warmup $(WARMUP) --max-tokens $(SEQ_TOKENS) --seed $(SEED) \

@@ -54,6 +54,16 @@ import Testing
         let rerun = try make()
         #expect(rerun.status == 0)
         #expect(!rerun.stdout.contains("finetune") && !rerun.stdout.contains("generate --model"), "\(rerun.stdout)")
+        // Regression: new kept samples used to find the old steps/ and skip training. Newer data
+        // now drops the old snapshots and their scores; the same data gives the same model.
+        let before = try Data(contentsOf: dir.url("\(out)/iter1/model/model.safetensors"))
+        let keptPath = dir.path("\(out)/iter1/kept.jsonl.zst")
+        try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(5)], ofItemAtPath: keptPath)
+        let retrain = try make()
+        #expect(retrain.status == 0)
+        #expect(retrain.stdout.contains("iter1/steps/4 --snapshots") && retrain.stdout.contains("iter1: step 2 on validation"), "\(retrain.stdout)")
+        #expect(!retrain.stdout.contains("sft/steps"))
+        #expect(try Data(contentsOf: dir.url("\(out)/iter1/model/model.safetensors")) == before)
     }
 
     /// Pretraining snapshots at 2 and 4 steps: the first to reach BASE_TARGET becomes the base;
