@@ -26,7 +26,7 @@ struct ScoreCommand: ParsableCommand {
 
             --run DIR reads the run folder the Makefile writes (base/, sft/, clean/, iter1/, ... \
             each with validation, test and train greedy verdicts; iterN/verdicts.jsonl.zst and \
-            kept.jsonl.zst from the E-step) and writes DIR/report.md (also printed), \
+            kept.jsonl.zst from the E-step; settings.txt, KEY=value lines) and writes DIR/report.md (also printed), \
             DIR/report.svg and DIR/scores.json. The final iteration is the best on validation; \
             the baseline is SFT on human data, or the base model if SFT is worse on validation.
             """)
@@ -146,6 +146,12 @@ struct ScoreCommand: ParsableCommand {
         } catch let error as DataError { throw error.located(path) }
     }
 
+    /// The lines of the Makefile's settings.txt, if the run folder has one.
+    func settingsLines(_ path: String) throws -> [String] {
+        guard FileManager.default.fileExists(atPath: path) else { return [] }
+        return try readTextFile(path).split(separator: "\n").map(String.init)
+    }
+
     /// `score --run DIR`: the run folder's report, table, JSON and plot.
     func report(_ directory: String) throws {
         let files = FileManager.default
@@ -183,7 +189,8 @@ struct ScoreCommand: ParsableCommand {
                                control: try model("clean", "control: SFT on clean full-step data"),
                                iterations: iterations, eSteps: eSteps,
                                humanStyles: styleCounts.sorted { $0.value > $1.value }.map { ($0.key, Double($0.value) / Double(total)) },
-                               groupField: by)
+                               groupField: by,
+                               settings: try settingsLines("\(directory)/settings.txt"))
         let markdown = report.markdown()
         try writeTextFile(markdown, to: "\(directory)/report.md")
         try writeTextFile(report.json().serialized() + "\n", to: json ?? "\(directory)/scores.json")

@@ -40,11 +40,14 @@ public struct RunReport {
     /// Shares of the human data's solution styles (`solution_style` of the train problems).
     public let humanStyles: [(style: String, share: Double)]
     public let groupField: String?
+    /// The run's settings as the Makefile wrote them (`SAMPLES=16`, ...), shown as given.
+    public let settings: [String]
 
     public init(run: String, base: Model, sft: Model?, control: Model?, iterations: [Model], eSteps: [EStep],
-                humanStyles: [(style: String, share: Double)], groupField: String?) {
+                humanStyles: [(style: String, share: Double)], groupField: String?, settings: [String] = []) {
         self.run = run; self.base = base; self.sft = sft; self.control = control
         self.iterations = iterations; self.eSteps = eSteps; self.humanStyles = humanStyles; self.groupField = groupField
+        self.settings = settings
     }
 
     /// The iteration with the best validation pass@1 (the earliest on ties).
@@ -87,6 +90,8 @@ public struct RunReport {
         }
         out.append("")
         out += verdict()
+        let shown = settings.filter { !$0.hasSuffix("=") }
+        if !shown.isEmpty { out += ["", "Settings: " + shown.map { "`\($0)`" }.joined(separator: " ")] }
         if let groupField {
             out += ["", "## Test pass@1 (%) by \(groupField)", ""]
             let groups = Array(Set(models.flatMap { $0.splits["test"]?.map { $0.group ?? "-" } ?? [] })).sorted(by: numericFirst)
@@ -185,6 +190,7 @@ public struct RunReport {
         object["models"] = .object(modelsJSON)
         object["best_iteration"] = bestIteration.map { .string($0.name) } ?? .null
         object["baseline"] = .string(baseline.name)
+        object["settings"] = .array(settings.map(JSON.string))
         object["e_steps"] = .array(eSteps.map { step in
             let k = step.samples.map(\.n).min() ?? 0
             let scores = Scores(step.samples, ks: [k].filter { $0 > 0 })

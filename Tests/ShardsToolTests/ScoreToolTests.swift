@@ -31,10 +31,12 @@ import Testing
         }
         try verdicts("run/iter1/verdicts.jsonl.zst", correct: 4, of: 10)
         try verdicts("run/iter1/kept.jsonl.zst", correct: 4, of: 4)
+        try "SAMPLES=16\nTEMP=0.5\nGENERATE_FLAGS=\n".write(toFile: dir.path("run/settings.txt"), atomically: true, encoding: .utf8)
         let result = try runTool("score", ["--run", dir.path("run"), "--by", "difficulty"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("| ReST^EM iteration 2 (best on validation) | 60.0 | 90.0 | 90.0 |"), "\(result.stdout)")
         #expect(result.stdout.contains("| 1 | 1 | 40.0 | 40.0 (k=1) | 40.0 | 4/10 | 4 |"))
+        #expect(result.stdout.contains("Settings: `SAMPLES=16` `TEMP=0.5`\n"))
         for file in ["report.md", "report.svg", "scores.json"] { #expect(FileManager.default.fileExists(atPath: dir.path("run/\(file)"))) }
         #expect(try String(contentsOfFile: dir.path("run/report.md"), encoding: .utf8) == result.stdout)
         let missing = try runTool("score", ["--run", dir.path("nothing")])
