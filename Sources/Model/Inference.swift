@@ -47,10 +47,9 @@ extension Transformer {
     /// caches are independent sequences decoded together, so every projection is one matrix
     /// product over all rows. Returns logits [rows listed in `logitRows`, vocab].
     public func forward(tokens: [Int], caches: [KVCache], logitRows: [Int]) -> [Float] {
-        let n = tokens.count, d = config.hiddenSize, ff = config.intermediateSize
+        let n = tokens.count, d = config.hiddenSize
         let hd = config.headDim, qOut = config.heads * hd, kvOut = config.kvHeads * hd
         let group = config.heads / config.kvHeads
-        let isGPT2 = config.architecture == .gpt2
         // Position of each row, and reserve cache room.
         var positions = [Int](repeating: 0, count: n)
         var next: [ObjectIdentifier: Int] = [:]
@@ -64,76 +63,51 @@ extension Transformer {
         var logits = [Float](repeating: 0, count: logitRows.count * config.vocabSize)
         parameters.withUnsafeBufferPointer { pb in
             let p = pb.baseAddress!
-            var x = [Float](repeating: 0, count: n * d)
-            for r in 0..<n {
-                for j in 0..<d { x[r * d + j] = p[embedding + tokens[r] * d + j] }
-                if let positionsOffset = self.positions { for j in 0..<d { x[r * d + j] += p[positionsOffset + positions[r] * d + j] } }
-            }
-            var normed = [Float](repeating: 0, count: n * d), mean = [Float](repeating: 0, count: n), rstd = [Float](repeating: 0, count: n)
-            var q = [Float](repeating: 0, count: n * qOut), k = [Float](repeating: 0, count: n * kvOut), v = [Float](repeating: 0, count: n * kvOut)
-            var attended = [Float](repeating: 0, count: n * qOut), projected = [Float](repeating: 0, count: n * d)
-            var up = [Float](repeating: 0, count: n * ff), gate = [Float](repeating: 0, count: n * ff), hidden = [Float](repeating: 0, count: n * ff)
+            var x = embed(tokens, positions: positions, parameters: p)
             var scores = [Float](repeating: 0, count: (positions.max() ?? 0) + 1)
-            func norm(_ w: Int, _ b: Int?) {
-                normForward(&normed, mean: &mean, rstd: &rstd, x: x, weight: w, bias: b, n: n, parameters: p)
-            }
             let scale = 1 / Float(hd).squareRoot()
             for (l, block) in blocks.enumerated() {
-                norm(block.norm1W, block.norm1B)
-                Kernels.linearForward(y_NO: &q, x_NI: normed, w_OI: p + block.q, b_O: block.qB.map { p + $0 }, n: n, i: d, o: qOut)
-                Kernels.linearForward(y_NO: &k, x_NI: normed, w_OI: p + block.k, b_O: block.kB.map { p + $0 }, n: n, i: d, o: kvOut)
-                Kernels.linearForward(y_NO: &v, x_NI: normed, w_OI: p + block.v, b_O: block.vB.map { p + $0 }, n: n, i: d, o: kvOut)
-                if !isGPT2 {
-                    Kernels.rope(&q, positions: positions, heads: config.heads, headDim: hd, theta: config.ropeTheta)
-                    Kernels.rope(&k, positions: positions, heads: config.kvHeads, headDim: hd, theta: config.ropeTheta)
-                }
-                for r in 0..<n {
-                    let cache = caches[r], base = positions[r] * kvOut
-                    for j in 0..<kvOut {
-                        cache.keys[l][base + j] = k[r * kvOut + j]
-                        cache.values[l][base + j] = v[r * kvOut + j]
+                _ = blockForward(&x, block, n: n, positions: positions, parameters: p) { q, k, v in
+                    // Append each row's keys and values to its cache, then attend over the cache
+                    // up to and including the row's own position.
+                    for r in 0..<n {
+                        let cache = caches[r], base = positions[r] * kvOut
+                        for j in 0..<kvOut {
+                            cache.keys[l][base + j] = k[r * kvOut + j]
+                            cache.values[l][base + j] = v[r * kvOut + j]
+                        }
                     }
-                }
-                for r in 0..<n {
-                    let cache = caches[r], last = positions[r]
-                    cache.keys[l].withUnsafeBufferPointer { keys in
-                        cache.values[l].withUnsafeBufferPointer { values in
-                            for h in 0..<config.heads {
-                                let kvHead = h / group
-                                let qh = r * qOut + h * hd
-                                var maximum = -Float.infinity
-                                for t in 0...last {
-                                    var dot: Float = 0
-                                    let kt = t * kvOut + kvHead * hd
-                                    for j in 0..<hd { dot += q[qh + j] * keys[kt + j] }
-                                    scores[t] = dot * scale
-                                    maximum = max(maximum, scores[t])
-                                }
-                                var sum: Float = 0
-                                for t in 0...last { scores[t] = Foundation.exp(scores[t] - maximum); sum += scores[t] }
-                                for j in 0..<hd { attended[qh + j] = 0 }
-                                for t in 0...last {
-                                    let weight = scores[t] / sum, vt = t * kvOut + kvHead * hd
-                                    for j in 0..<hd { attended[qh + j] += weight * values[vt + j] }
+                    var attended = [Float](repeating: 0, count: n * qOut)
+                    for r in 0..<n {
+                        let cache = caches[r], last = positions[r]
+                        cache.keys[l].withUnsafeBufferPointer { keys in
+                            cache.values[l].withUnsafeBufferPointer { values in
+                                for h in 0..<config.heads {
+                                    let kvHead = h / group
+                                    let qh = r * qOut + h * hd
+                                    var maximum = -Float.infinity
+                                    for t in 0...last {
+                                        var dot: Float = 0
+                                        let kt = t * kvOut + kvHead * hd
+                                        for j in 0..<hd { dot += q[qh + j] * keys[kt + j] }
+                                        scores[t] = dot * scale
+                                        maximum = max(maximum, scores[t])
+                                    }
+                                    var sum: Float = 0
+                                    for t in 0...last { scores[t] = Foundation.exp(scores[t] - maximum); sum += scores[t] }
+                                    for t in 0...last {
+                                        let weight = scores[t] / sum, vt = t * kvOut + kvHead * hd
+                                        for j in 0..<hd { attended[qh + j] += weight * values[vt + j] }
+                                    }
                                 }
                             }
                         }
                     }
+                    return attended
                 }
-                Kernels.linearForward(y_NO: &projected, x_NI: attended, w_OI: p + block.o, b_O: block.oB.map { p + $0 }, n: n, i: qOut, o: d)
-                for i in 0..<(n * d) { x[i] += projected[i] }
-                norm(block.norm2W, block.norm2B)
-                Kernels.linearForward(y_NO: &up, x_NI: normed, w_OI: p + block.up, b_O: block.upB.map { p + $0 }, n: n, i: d, o: ff)
-                if let gateOffset = block.gate {
-                    Kernels.linearForward(y_NO: &gate, x_NI: normed, w_OI: p + gateOffset, b_O: nil, n: n, i: d, o: ff)
-                    Kernels.swigluForward(h_NF: &hidden, gate_NF: gate, up_NF: up, count: n * ff)
-                } else {
-                    Kernels.geluForward(y: &hidden, x: up, count: n * ff)
-                }
-                Kernels.linearForward(y_NO: &projected, x_NI: hidden, w_OI: p + block.down, b_O: block.downB.map { p + $0 }, n: n, i: ff, o: d)
-                for i in 0..<(n * d) { x[i] += projected[i] }
             }
-            norm(finalNormW, finalNormB)
+            var normed = [Float](repeating: 0, count: n * d), mean = [Float](repeating: 0, count: n), rstd = [Float](repeating: 0, count: n)
+            normForward(&normed, mean: &mean, rstd: &rstd, x: x, weight: finalNormW, bias: finalNormB, n: n, parameters: p)
             var selected = [Float](repeating: 0, count: logitRows.count * d)
             for (i, r) in logitRows.enumerated() { for j in 0..<d { selected[i * d + j] = normed[r * d + j] } }
             Kernels.linearForward(y_NO: &logits, x_NI: selected, w_OI: p + head, b_O: nil, n: logitRows.count, i: d, o: config.vocabSize)

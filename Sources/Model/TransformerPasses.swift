@@ -1,15 +1,22 @@
 import Foundation
 
+/// What one block computes over its N rows, in order. Training keeps it for the backward pass;
+/// cached inference drops it.
+struct BlockActivations {
+    var norm1: [Float], mean1: [Float], rstd1: [Float]
+    var q: [Float], k: [Float], v: [Float]        // after RoPE
+    var attention: [Float]                         // [N, heads * headDim]
+    var middle: [Float]                            // residual after attention [N, d]
+    var norm2: [Float], mean2: [Float], rstd2: [Float]
+    var gate: [Float], up: [Float], hidden: [Float]
+}
+
 /// Activations of one training step, kept for the backward pass. N = batch x seq rows.
 final class Activations {
     let n: Int
     var residual: [[Float]] = []   // input of each block [N, d], plus the final output
-    var norm1: [[Float]] = [], mean1: [[Float]] = [], rstd1: [[Float]] = []
-    var q: [[Float]] = [], k: [[Float]] = [], v: [[Float]] = []
-    var probs: [[Float]] = [], attention: [[Float]] = []
-    var middle: [[Float]] = []     // residual after attention [N, d]
-    var norm2: [[Float]] = [], mean2: [[Float]] = [], rstd2: [[Float]] = []
-    var gate: [[Float]] = [], up: [[Float]] = [], hidden: [[Float]] = []
+    var blocks: [BlockActivations] = []
+    var probs: [[Float]] = []      // attention probabilities per block [batch, heads, seq, seq]
     var finalNorm: [Float] = [], finalMean: [Float] = [], finalRstd: [Float] = []
 
     init(n: Int) { self.n = n }
@@ -53,56 +60,22 @@ extension Transformer {
     // MARK: forward
 
     private func forwardBody(tokens: [Int], batch: Int, seq: Int, acts: Activations) {
-        let n = batch * seq, d = config.hiddenSize, ff = config.intermediateSize
-        let hd = config.headDim, qOut = config.heads * hd, kvOut = config.kvHeads * hd
+        let n = batch * seq, d = config.hiddenSize, qOut = config.heads * config.headDim
         let positionOfRow = (0..<n).map { $0 % seq }
-        let isGPT2 = config.architecture == .gpt2
         parameters.withUnsafeBufferPointer { pb in
             let p = pb.baseAddress!
-            var x = [Float](repeating: 0, count: n * d)
-            for row in 0..<n {
-                let token = tokens[row]
-                for j in 0..<d { x[row * d + j] = p[embedding + token * d + j] }
-                if let positions { for j in 0..<d { x[row * d + j] += p[positions + positionOfRow[row] * d + j] } }
-            }
+            var x = embed(tokens, positions: positionOfRow, parameters: p)
             for block in blocks {
                 acts.residual.append(x)
-                var n1 = [Float](repeating: 0, count: n * d), mean = [Float](repeating: 0, count: n), rstd = [Float](repeating: 0, count: n)
-                normForward(&n1, mean: &mean, rstd: &rstd, x: x, weight: block.norm1W, bias: block.norm1B, n: n, parameters: p)
-                var q = [Float](repeating: 0, count: n * qOut), k = [Float](repeating: 0, count: n * kvOut), v = [Float](repeating: 0, count: n * kvOut)
-                Kernels.linearForward(y_NO: &q, x_NI: n1, w_OI: p + block.q, b_O: block.qB.map { p + $0 }, n: n, i: d, o: qOut)
-                Kernels.linearForward(y_NO: &k, x_NI: n1, w_OI: p + block.k, b_O: block.kB.map { p + $0 }, n: n, i: d, o: kvOut)
-                Kernels.linearForward(y_NO: &v, x_NI: n1, w_OI: p + block.v, b_O: block.vB.map { p + $0 }, n: n, i: d, o: kvOut)
-                if !isGPT2 {
-                    Kernels.rope(&q, positions: positionOfRow, heads: config.heads, headDim: hd, theta: config.ropeTheta)
-                    Kernels.rope(&k, positions: positionOfRow, heads: config.kvHeads, headDim: hd, theta: config.ropeTheta)
-                }
-                var probs = [Float](repeating: 0, count: batch * config.heads * seq * seq), att = [Float](repeating: 0, count: n * qOut)
-                Kernels.attentionForward(out: &att, probs_BHTT: &probs, q: q, k: k, v: v, batch: batch, seq: seq,
-                                         heads: config.heads, kvHeads: config.kvHeads, headDim: hd)
-                var projected = [Float](repeating: 0, count: n * d)
-                Kernels.linearForward(y_NO: &projected, x_NI: att, w_OI: p + block.o, b_O: block.oB.map { p + $0 }, n: n, i: qOut, o: d)
-                for i in 0..<(n * d) { x[i] += projected[i] }
-                acts.middle.append(x)
-                var n2 = [Float](repeating: 0, count: n * d), mean2 = [Float](repeating: 0, count: n), rstd2 = [Float](repeating: 0, count: n)
-                normForward(&n2, mean: &mean2, rstd: &rstd2, x: x, weight: block.norm2W, bias: block.norm2B, n: n, parameters: p)
-                var up = [Float](repeating: 0, count: n * ff), hidden = [Float](repeating: 0, count: n * ff)
-                var gate: [Float] = []
-                Kernels.linearForward(y_NO: &up, x_NI: n2, w_OI: p + block.up, b_O: block.upB.map { p + $0 }, n: n, i: d, o: ff)
-                if let gateOffset = block.gate {
-                    gate = [Float](repeating: 0, count: n * ff)
-                    Kernels.linearForward(y_NO: &gate, x_NI: n2, w_OI: p + gateOffset, b_O: nil, n: n, i: d, o: ff)
-                    Kernels.swigluForward(h_NF: &hidden, gate_NF: gate, up_NF: up, count: n * ff)
-                } else {
-                    Kernels.geluForward(y: &hidden, x: up, count: n * ff)
-                }
-                var down = [Float](repeating: 0, count: n * d)
-                Kernels.linearForward(y_NO: &down, x_NI: hidden, w_OI: p + block.down, b_O: block.downB.map { p + $0 }, n: n, i: ff, o: d)
-                for i in 0..<(n * d) { x[i] += down[i] }
-                acts.norm1.append(n1); acts.mean1.append(mean); acts.rstd1.append(rstd)
-                acts.q.append(q); acts.k.append(k); acts.v.append(v); acts.probs.append(probs); acts.attention.append(att)
-                acts.norm2.append(n2); acts.mean2.append(mean2); acts.rstd2.append(rstd2)
-                acts.gate.append(gate); acts.up.append(up); acts.hidden.append(hidden)
+                var probs: [Float] = []
+                acts.blocks.append(blockForward(&x, block, n: n, positions: positionOfRow, parameters: p) { q, k, v in
+                    probs = [Float](repeating: 0, count: batch * config.heads * seq * seq)
+                    var att = [Float](repeating: 0, count: n * qOut)
+                    Kernels.attentionForward(out: &att, probs_BHTT: &probs, q: q, k: k, v: v, batch: batch, seq: seq,
+                                             heads: config.heads, kvHeads: config.kvHeads, headDim: config.headDim)
+                    return att
+                })
+                acts.probs.append(probs)
             }
             acts.residual.append(x)
             acts.finalNorm = [Float](repeating: 0, count: n * d)
@@ -111,6 +84,57 @@ extension Transformer {
             normForward(&acts.finalNorm, mean: &acts.finalMean, rstd: &acts.finalRstd, x: x, weight: finalNormW, bias: finalNormB,
                         n: n, parameters: p)
         }
+    }
+
+    /// Token embeddings [N, d] of the rows, plus learned position embeddings (gpt2).
+    func embed(_ tokens: [Int], positions rowPositions: [Int], parameters p: UnsafePointer<Float>) -> [Float] {
+        let d = config.hiddenSize
+        var x = [Float](repeating: 0, count: tokens.count * d)
+        for (row, token) in tokens.enumerated() {
+            for j in 0..<d { x[row * d + j] = p[embedding + token * d + j] }
+            if let positions { for j in 0..<d { x[row * d + j] += p[positions + rowPositions[row] * d + j] } }
+        }
+        return x
+    }
+
+    /// One block on the rows `x` [N, d], updated in place, with RoPE at `positions`. `attend`
+    /// turns q [N, heads * headDim] and k, v [N, kvHeads * headDim] into the attention output:
+    /// over the batch's own sequences in training, over each row's KV cache in inference.
+    func blockForward(_ x: inout [Float], _ block: BlockOffsets, n: Int, positions: [Int], parameters p: UnsafePointer<Float>,
+                      attend: (_ q: [Float], _ k: [Float], _ v: [Float]) -> [Float]) -> BlockActivations {
+        let d = config.hiddenSize, ff = config.intermediateSize
+        let hd = config.headDim, qOut = config.heads * hd, kvOut = config.kvHeads * hd
+        var n1 = [Float](repeating: 0, count: n * d), mean1 = [Float](repeating: 0, count: n), rstd1 = [Float](repeating: 0, count: n)
+        normForward(&n1, mean: &mean1, rstd: &rstd1, x: x, weight: block.norm1W, bias: block.norm1B, n: n, parameters: p)
+        var q = [Float](repeating: 0, count: n * qOut), k = [Float](repeating: 0, count: n * kvOut), v = [Float](repeating: 0, count: n * kvOut)
+        Kernels.linearForward(y_NO: &q, x_NI: n1, w_OI: p + block.q, b_O: block.qB.map { p + $0 }, n: n, i: d, o: qOut)
+        Kernels.linearForward(y_NO: &k, x_NI: n1, w_OI: p + block.k, b_O: block.kB.map { p + $0 }, n: n, i: d, o: kvOut)
+        Kernels.linearForward(y_NO: &v, x_NI: n1, w_OI: p + block.v, b_O: block.vB.map { p + $0 }, n: n, i: d, o: kvOut)
+        if config.architecture != .gpt2 {
+            Kernels.rope(&q, positions: positions, heads: config.heads, headDim: hd, theta: config.ropeTheta)
+            Kernels.rope(&k, positions: positions, heads: config.kvHeads, headDim: hd, theta: config.ropeTheta)
+        }
+        let attention = attend(q, k, v)
+        var projected = [Float](repeating: 0, count: n * d)
+        Kernels.linearForward(y_NO: &projected, x_NI: attention, w_OI: p + block.o, b_O: block.oB.map { p + $0 }, n: n, i: qOut, o: d)
+        for i in 0..<(n * d) { x[i] += projected[i] }
+        let middle = x
+        var n2 = [Float](repeating: 0, count: n * d), mean2 = [Float](repeating: 0, count: n), rstd2 = [Float](repeating: 0, count: n)
+        normForward(&n2, mean: &mean2, rstd: &rstd2, x: x, weight: block.norm2W, bias: block.norm2B, n: n, parameters: p)
+        var up = [Float](repeating: 0, count: n * ff), hidden = [Float](repeating: 0, count: n * ff)
+        var gate: [Float] = []
+        Kernels.linearForward(y_NO: &up, x_NI: n2, w_OI: p + block.up, b_O: block.upB.map { p + $0 }, n: n, i: d, o: ff)
+        if let gateOffset = block.gate {
+            gate = [Float](repeating: 0, count: n * ff)
+            Kernels.linearForward(y_NO: &gate, x_NI: n2, w_OI: p + gateOffset, b_O: nil, n: n, i: d, o: ff)
+            Kernels.swigluForward(h_NF: &hidden, gate_NF: gate, up_NF: up, count: n * ff)
+        } else {
+            Kernels.geluForward(y: &hidden, x: up, count: n * ff)
+        }
+        Kernels.linearForward(y_NO: &projected, x_NI: hidden, w_OI: p + block.down, b_O: block.downB.map { p + $0 }, n: n, i: ff, o: d)
+        for i in 0..<(n * d) { x[i] += projected[i] }
+        return BlockActivations(norm1: n1, mean1: mean1, rstd1: rstd1, q: q, k: k, v: v, attention: attention, middle: middle,
+                                norm2: n2, mean2: mean2, rstd2: rstd2, gate: gate, up: up, hidden: hidden)
     }
 
     /// The LM head fused with the loss, 128 rows at a time: logits, cross-entropy, and (with
@@ -163,37 +187,37 @@ extension Transformer {
                 for (l, block) in blocks.enumerated().reversed() {
                     // MLP: x = middle + down(act(n2)).
                     Kernels.linearBackward(dx_NI: &dHidden, dw_OI: g + block.down, db_O: block.downB.map { g + $0 }, dy_NO: dx,
-                                           x_NI: acts.hidden[l], w_OI: p + block.down, n: n, i: ff, o: d)
+                                           x_NI: acts.blocks[l].hidden, w_OI: p + block.down, n: n, i: ff, o: d)
                     if let gateOffset = block.gate {
-                        Kernels.swigluBackward(dgate_NF: &dGate, dup_NF: &dUp, dh_NF: dHidden, gate_NF: acts.gate[l], up_NF: acts.up[l], count: n * ff)
-                        Kernels.linearBackward(dx_NI: &dN, dw_OI: g + gateOffset, db_O: nil, dy_NO: dGate, x_NI: acts.norm2[l],
+                        Kernels.swigluBackward(dgate_NF: &dGate, dup_NF: &dUp, dh_NF: dHidden, gate_NF: acts.blocks[l].gate, up_NF: acts.blocks[l].up, count: n * ff)
+                        Kernels.linearBackward(dx_NI: &dN, dw_OI: g + gateOffset, db_O: nil, dy_NO: dGate, x_NI: acts.blocks[l].norm2,
                                                w_OI: p + gateOffset, n: n, i: d, o: ff)
-                        Kernels.linearBackward(dx_NI: &dN, dw_OI: g + block.up, db_O: nil, dy_NO: dUp, x_NI: acts.norm2[l],
+                        Kernels.linearBackward(dx_NI: &dN, dw_OI: g + block.up, db_O: nil, dy_NO: dUp, x_NI: acts.blocks[l].norm2,
                                                w_OI: p + block.up, n: n, i: d, o: ff, accumulateInput: true)
                     } else {
-                        Kernels.geluBackward(dx: &dUp, dy: dHidden, x: acts.up[l], count: n * ff)
+                        Kernels.geluBackward(dx: &dUp, dy: dHidden, x: acts.blocks[l].up, count: n * ff)
                         Kernels.linearBackward(dx_NI: &dN, dw_OI: g + block.up, db_O: block.upB.map { g + $0 }, dy_NO: dUp,
-                                               x_NI: acts.norm2[l], w_OI: p + block.up, n: n, i: d, o: ff)
+                                               x_NI: acts.blocks[l].norm2, w_OI: p + block.up, n: n, i: d, o: ff)
                     }
-                    normBackward(dx: &scratchD, dy: dN, x: acts.middle[l], mean: acts.mean2[l], rstd: acts.rstd2[l],
+                    normBackward(dx: &scratchD, dy: dN, x: acts.blocks[l].middle, mean: acts.blocks[l].mean2, rstd: acts.blocks[l].rstd2,
                                  weight: block.norm2W, bias: block.norm2B, n: n, parameters: p, gradients: g)
                     for i in 0..<(n * d) { dx[i] += scratchD[i] }
                     // Attention: middle = residual + o(attention(q, k, v)).
-                    Kernels.linearBackward(dx_NI: &dAtt, dw_OI: g + block.o, db_O: block.oB.map { g + $0 }, dy_NO: dx, x_NI: acts.attention[l],
+                    Kernels.linearBackward(dx_NI: &dAtt, dw_OI: g + block.o, db_O: block.oB.map { g + $0 }, dy_NO: dx, x_NI: acts.blocks[l].attention,
                                            w_OI: p + block.o, n: n, i: qOut, o: d)
-                    Kernels.attentionBackward(dq: &dq, dk: &dk, dv: &dv, dout: dAtt, probs_BHTT: acts.probs[l], q: acts.q[l], k: acts.k[l], v: acts.v[l],
+                    Kernels.attentionBackward(dq: &dq, dk: &dk, dv: &dv, dout: dAtt, probs_BHTT: acts.probs[l], q: acts.blocks[l].q, k: acts.blocks[l].k, v: acts.blocks[l].v,
                                               batch: batch, seq: seq, heads: config.heads, kvHeads: config.kvHeads, headDim: hd)
                     if !isGPT2 {
                         Kernels.rope(&dq, positions: positionOfRow, heads: config.heads, headDim: hd, theta: config.ropeTheta, inverse: true)
                         Kernels.rope(&dk, positions: positionOfRow, heads: config.kvHeads, headDim: hd, theta: config.ropeTheta, inverse: true)
                     }
-                    Kernels.linearBackward(dx_NI: &dN, dw_OI: g + block.q, db_O: block.qB.map { g + $0 }, dy_NO: dq, x_NI: acts.norm1[l],
+                    Kernels.linearBackward(dx_NI: &dN, dw_OI: g + block.q, db_O: block.qB.map { g + $0 }, dy_NO: dq, x_NI: acts.blocks[l].norm1,
                                            w_OI: p + block.q, n: n, i: d, o: qOut)
-                    Kernels.linearBackward(dx_NI: &dN, dw_OI: g + block.k, db_O: block.kB.map { g + $0 }, dy_NO: dk, x_NI: acts.norm1[l],
+                    Kernels.linearBackward(dx_NI: &dN, dw_OI: g + block.k, db_O: block.kB.map { g + $0 }, dy_NO: dk, x_NI: acts.blocks[l].norm1,
                                            w_OI: p + block.k, n: n, i: d, o: kvOut, accumulateInput: true)
-                    Kernels.linearBackward(dx_NI: &dN, dw_OI: g + block.v, db_O: block.vB.map { g + $0 }, dy_NO: dv, x_NI: acts.norm1[l],
+                    Kernels.linearBackward(dx_NI: &dN, dw_OI: g + block.v, db_O: block.vB.map { g + $0 }, dy_NO: dv, x_NI: acts.blocks[l].norm1,
                                            w_OI: p + block.v, n: n, i: d, o: kvOut, accumulateInput: true)
-                    normBackward(dx: &scratchD, dy: dN, x: acts.residual[l], mean: acts.mean1[l], rstd: acts.rstd1[l],
+                    normBackward(dx: &scratchD, dy: dN, x: acts.residual[l], mean: acts.blocks[l].mean1, rstd: acts.blocks[l].rstd1,
                                  weight: block.norm1W, bias: block.norm1B, n: n, parameters: p, gradients: g)
                     for i in 0..<(n * d) { dx[i] += scratchD[i] }
                 }
