@@ -156,9 +156,8 @@ public struct RunReport {
                 words += "ReST^EM matches or beats even clean human solutions here: several verified samples per "
                     + "problem in the model's own form teach more than one human solution per problem."
             case (false, _):
-                words += "Here ReST^EM did not beat the human data\(mix): its verified samples taught less than "
-                    + "the human solutions (with a weak model, many samples that pass the final-answer check "
-                    + "reach the right answer by wrong steps)."
+                words += "Here ReST^EM did not beat the human data\(mix): one human solution per problem taught "
+                    + "more than the model's own verified samples."
             }
             out.append(words)
         }
