@@ -167,10 +167,13 @@ greedy = $(BIN)/generate --model $(1) $(DATA_OUT)/$(2).jsonl.zst --template $(TE
          $(BIN)/verify $(3).gen.jsonl.zst -o $(3) && rm -rf $(3).gen.jsonl.zst $(3).gen.jsonl.zst.parts
 
 $(OUT)/%/validation.jsonl.zst: $(OUT)/%/model $(DATA_OUT)/validation.jsonl.zst | build
+	@echo "== $*: greedy pass@1 on validation"
 	$(call greedy,$<,validation,$@)
 $(OUT)/%/test.jsonl.zst: $(OUT)/%/model $(DATA_OUT)/test.jsonl.zst | build
+	@echo "== $*: greedy pass@1 on test"
 	$(call greedy,$<,test,$@)
 $(OUT)/%/train.jsonl.zst: $(OUT)/%/model $(DATA_OUT)/train.jsonl.zst | build
+	@echo "== $*: greedy pass@1 on train"
 	$(call greedy,$<,train,$@)
 
 $(OUT)/base/model: $(if $(filter $(RUNS)/%,$(BASE)),$(BASE)/model.safetensors)
@@ -184,6 +187,7 @@ $(OUT)/base/model: $(if $(filter $(RUNS)/%,$(BASE)),$(BASE)/model.safetensors)
 # greedily on validation and link FOLDER/model to the best one. The same recipe and the same
 # choice on validation for the SFT baseline, the control and every ReST^EM iteration.
 define finetune_and_choose
+	@echo "== $(notdir $(1)): fine-tune the base, $(STEPS) steps, a snapshot every $(SNAPSHOT_EVERY) chosen on validation"
 	@mkdir -p $(1)/steps
 	@$(call drop_stale,$(1)/steps,$(2) $(OUT)/base/model/model.safetensors)
 	[ -f $(1)/steps/$(STEPS)/model.safetensors ] || $(BIN)/finetune --base $(OUT)/base/model --data $(2) $(3) \
@@ -211,11 +215,13 @@ $(OUT)/clean/model: $(DATA_OUT)/train.jsonl.zst $(OUT)/base/model | build
 define iteration
 $(OUT)/iter$(1)/samples.jsonl.zst: $(OUT)/$(2)/model $(DATA_OUT)/train.jsonl.zst | build
 	@mkdir -p $$(@D)
+	@echo "== iter$(1): E-step, $(SAMPLES) samples per train problem from $(2) (temperature $(TEMP), top-k $(TOP_K))"
 	$(BIN)/generate --model $(OUT)/$(2)/model $(DATA_OUT)/train.jsonl.zst --template $(TEMPLATE) \
 	  --samples $(SAMPLES) --temperature $(TEMP) --top-k $(TOP_K) --max-tokens $(MAX_TOKENS) \
 	  --seed $$$$(( $(SEED) * 1000 + $(1) )) $(GENERATE_FLAGS) -o $$@
 
 $(OUT)/iter$(1)/kept.jsonl.zst $(OUT)/iter$(1)/verdicts.jsonl.zst &: $(OUT)/iter$(1)/samples.jsonl.zst | build
+	@echo "== iter$(1): E-step, verify and keep the correct samples (at most $(CAP) per problem)"
 	$(BIN)/verify $$< --keep correct --cap $(CAP) --seed $(SEED) --verdicts $(OUT)/iter$(1)/verdicts.jsonl.zst \
 	  -o $(OUT)/iter$(1)/kept.jsonl.zst
 
@@ -231,6 +237,7 @@ EVALS := $(foreach m,$(MODELS),$(foreach s,validation test train,$(OUT)/$(m)/$(s
 REPORTED_SETTINGS := DATA BASE TEMPLATE SEED ITERS SAMPLES TEMP TOP_K CAP STEPS SNAPSHOT_EVERY LR WARMUP BATCH \
                      MAX_TOKENS SEQ_TOKENS GENERATE_FLAGS FINETUNE_FLAGS DEMO_FLAGS
 $(OUT)/report.md: $(EVALS) $(foreach i,$(ITERATION_NUMBERS),$(OUT)/iter$(i)/kept.jsonl.zst) | build
+	@echo "== report"
 	@printf '%s\n' $(foreach v,$(REPORTED_SETTINGS),'$(v)=$(subst ','"'"',$($(v)))') > $(OUT)/settings.txt
 	$(BIN)/score --run $(OUT) $(if $(filter none,$(BY)),,--by $(BY))
 	@best=$$(jq -r .best_iteration $(OUT)/scores.json); ln -sfn $$best/model $(OUT)/final.tmp && mv -T $(OUT)/final.tmp $(OUT)/final
