@@ -238,7 +238,7 @@ extension Shards {
 
                 Examples:
                   shards demo -o runs/demo/data
-                  shards demo --seed 1 --human-mix 1,0,0 -o clean-data
+                  shards demo --seed 1 --human-mix 1,0,0 -o full-step-data
                   zstdcat runs/demo/data/train.jsonl.zst | jq -r '.solution_style' | sort | uniq -c
                 """)
 

@@ -146,3 +146,23 @@ import Testing
             """)
     }
 }
+
+@Suite struct DemoToolTests {
+    let dir = ToolTempDir()
+
+    @Test func sameSeedSameBytesAndBadArgumentsAreUsageErrors() throws {
+        for out in ["a", "b"] {
+            let result = try runTool("shards", ["demo", "--splits", "40,8,8", "--pretrain-problems", "10", "--fact-lines", "3", "-o", dir.path(out)])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stderr.contains("40 train, 8 validation, 8 test problems, 13 pretraining records (seed 0)"))
+        }
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path("a")).sorted()
+        #expect(files == ["config.json", "pretrain.jsonl.zst", "prompt.txt", "test.jsonl.zst", "tokenizer.json", "train.jsonl.zst", "validation.jsonl.zst"])
+        for file in files { #expect(FileManager.default.contentsEqual(atPath: dir.path("a/\(file)"), andPath: dir.path("b/\(file)"))) }
+        #expect(try String(contentsOfFile: dir.path("a/prompt.txt"), encoding: .utf8) == "Q{{problem}}:")
+        for bad in [["--splits", "1,2"], ["--human-mix", "0,0,0"], ["--human-mix", "a,b,c"]] {
+            #expect(try runTool("shards", ["demo", "-o", dir.path("c")] + bad).status == 64)
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir.path("c")))
+    }
+}
