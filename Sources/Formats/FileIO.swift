@@ -224,6 +224,31 @@ public func writeTextFile(_ text: String, to path: String) throws {
     try file.commit()
 }
 
+/// Writes a directory atomically: `body` fills `DIR.tmp-PID`, which then replaces `DIR` (the
+/// old one is moved aside first and removed after), so `DIR` is never partial. On an error the
+/// staging directory is removed and an existing `DIR` is untouched.
+public func writeDirectoryAtomically(_ directory: String, _ body: (_ staging: String) throws -> Void) throws {
+    let files = FileManager.default
+    let staging = "\(directory).tmp-\(getpid())"
+    removeStaleTemporaries(of: directory)
+    try? files.removeItem(atPath: staging)
+    try files.createDirectory(atPath: staging, withIntermediateDirectories: true)
+    do {
+        try body(staging)
+        if files.fileExists(atPath: directory) {
+            let old = "\(directory).old-\(getpid())"
+            try files.moveItem(atPath: directory, toPath: old)
+            try files.moveItem(atPath: staging, toPath: directory)
+            try? files.removeItem(atPath: old)
+        } else {
+            try files.moveItem(atPath: staging, toPath: directory)
+        }
+    } catch {
+        try? files.removeItem(atPath: staging)
+        throw error
+    }
+}
+
 /// Removes `PATH.tmp-PID` files and folders left by writers that no longer run (a SIGKILL
 /// gives a process no chance to clean up), so a rerun does not leave litter beside its output.
 /// Temporaries of live processes are kept: another writer may be at work.

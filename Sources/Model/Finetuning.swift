@@ -135,20 +135,14 @@ public final class Finetuner {
 
     /// Writes parameters, optimizer moments and the step to `directory`, atomically.
     public func saveCheckpoint(directory: String) throws {
-        let staging = "\(directory).tmp-\(getpid())"
-        removeStaleTemporaries(of: directory)
-        try? FileManager.default.removeItem(atPath: staging)
-        try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
         let n = model.parameterCount
-        try writeSafetensors([NamedTensor(name: "parameters", shape: [n], values: model.parameters),
-                              NamedTensor(name: "adam_m", shape: [n], values: optimizer.firstMoment),
-                              NamedTensor(name: "adam_v", shape: [n], values: optimizer.secondMoment)],
-                             metadata: ["step": String(optimizer.step), "finetune_step": String(step)],
-                             to: staging + "/state.safetensors")
-        let old = "\(directory).old-\(getpid())"
-        if FileManager.default.fileExists(atPath: directory) { try FileManager.default.moveItem(atPath: directory, toPath: old) }
-        try FileManager.default.moveItem(atPath: staging, toPath: directory)
-        try? FileManager.default.removeItem(atPath: old)
+        try writeDirectoryAtomically(directory) { staging in
+            try writeSafetensors([NamedTensor(name: "parameters", shape: [n], values: model.parameters),
+                                  NamedTensor(name: "adam_m", shape: [n], values: optimizer.firstMoment),
+                                  NamedTensor(name: "adam_v", shape: [n], values: optimizer.secondMoment)],
+                                 metadata: ["step": String(optimizer.step), "finetune_step": String(step)],
+                                 to: staging + "/state.safetensors")
+        }
     }
 
     /// Restores what `saveCheckpoint` wrote; returns the step reached.

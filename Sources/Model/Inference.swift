@@ -112,7 +112,7 @@ extension Transformer {
             for (i, r) in logitRows.enumerated() { for j in 0..<d { selected[i * d + j] = normed[r * d + j] } }
             Kernels.linearForward(y_NO: &logits, x_NI: selected, w_OI: p + head, b_O: nil, n: logitRows.count, i: d, o: config.vocabSize)
         }
-        for (id, end) in next { caches.first { ObjectIdentifier($0) == id }!.length = end }
+        for cache in caches { cache.length = next[ObjectIdentifier(cache)]! }
         return logits
     }
 }

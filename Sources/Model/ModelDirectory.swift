@@ -35,11 +35,7 @@ extension Transformer {
     /// `DIR` only when complete. Tokenizer files are copied from `tokenizerSource` if given (a
     /// model directory, or a tokenizer.json file).
     public func save(directory: String, tokenizerSource: String? = nil, metadata: [String: String] = [:]) throws {
-        let staging = "\(directory).tmp-\(getpid())"
-        removeStaleTemporaries(of: directory)
-        try? FileManager.default.removeItem(atPath: staging)
-        try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
-        do {
+        try writeDirectoryAtomically(directory) { staging in
             var configBytes: [UInt8] = []
             config.json().write(to: &configBytes)
             try Data(configBytes + [0x0A]).write(to: URL(fileURLWithPath: staging + "/config.json"))
@@ -64,17 +60,6 @@ extension Transformer {
                     try FileManager.default.copyItem(atPath: tokenizerSource, toPath: staging + "/tokenizer.json")
                 }
             }
-            if FileManager.default.fileExists(atPath: directory) {
-                let old = "\(directory).old-\(getpid())"
-                try FileManager.default.moveItem(atPath: directory, toPath: old)
-                try FileManager.default.moveItem(atPath: staging, toPath: directory)
-                try? FileManager.default.removeItem(atPath: old)
-            } else {
-                try FileManager.default.moveItem(atPath: staging, toPath: directory)
-            }
-        } catch {
-            try? FileManager.default.removeItem(atPath: staging)
-            throw error
         }
     }
 

@@ -10,15 +10,16 @@ public struct RunReport {
     public struct Model {
         public let name: String
         public let title: String
-        public var splits: [String: [ProblemSamples]]
+        public let splits: [String: [ProblemSamples]]
+        /// Greedy pass@1 per split, computed once: the report asks for it many times.
+        let passRates: [String: Double]
 
         public init(name: String, title: String, splits: [String: [ProblemSamples]]) {
             self.name = name; self.title = title; self.splits = splits
+            passRates = splits.filter { !$0.value.isEmpty }.mapValues { Scores($0, ks: [1]).passAt1 }
         }
 
-        public func passAt1(_ split: String) -> Double? {
-            splits[split].flatMap { $0.isEmpty ? nil : Scores($0, ks: [1]).passAt1 }
-        }
+        public func passAt1(_ split: String) -> Double? { passRates[split] }
     }
 
     /// The E-step of one iteration: the samples drawn on train and how many were kept.
@@ -48,23 +49,24 @@ public struct RunReport {
         self.run = run; self.base = base; self.sft = sft; self.control = control
         self.iterations = iterations; self.eSteps = eSteps; self.humanStyles = humanStyles; self.groupField = groupField
         self.settings = settings
-    }
-
-    /// The iteration with the best validation pass@1 (the earliest on ties).
-    public var bestIteration: Model? {
-        iterations.reduce(nil) { best, model in
+        bestIteration = iterations.reduce(nil) { best, model in
             guard let value = model.passAt1("validation") else { return best }
             guard let best, let bestValue = best.passAt1("validation") else { return model }
             return value > bestValue ? model : best
         }
+        if let sft, let s = sft.passAt1("validation"), let b = base.passAt1("validation"), s >= b {
+            baseline = sft
+        } else {
+            baseline = base
+        }
     }
+
+    /// The iteration with the best validation pass@1 (the earliest on ties).
+    public let bestIteration: Model?
 
     /// SFT on the human data, unless it is worse than the base on validation: then the base
     /// stands in (a practitioner would not ship a fine-tune that made the model worse).
-    public var baseline: Model {
-        guard let sft, let s = sft.passAt1("validation"), let b = base.passAt1("validation"), s >= b else { return base }
-        return sft
-    }
+    public let baseline: Model
 
     static func percent(_ value: Double?) -> String { value.map { String(format: "%.1f", $0 * 100) } ?? "-" }
 
@@ -83,9 +85,8 @@ public struct RunReport {
         out.append("")
         out.append("| model | " + splits.joined(separator: " | ") + " |")
         out.append("|---|" + String(repeating: "---|", count: splits.count))
-        let best = bestIteration
         for model in models {
-            let mark = model.name == best?.name ? " (best on validation)" : model.name == baseline.name ? " (baseline)" : ""
+            let mark = model.name == bestIteration?.name ? " (best on validation)" : model.name == baseline.name ? " (baseline)" : ""
             out.append("| \(model.title)\(mark) | " + splits.map { Self.percent(model.passAt1($0)) }.joined(separator: " | ") + " |")
         }
         out.append("")
@@ -173,7 +174,7 @@ public struct RunReport {
             var entry = JSONObject()
             entry["title"] = .string(model.title)
             for (split, problems) in model.splits.sorted(by: { $0.key < $1.key }) {
-                var scores = JSONObject([("pass@1", JSON.number(JSONNumber(Scores(problems, ks: [1]).passAt1))),
+                var scores = JSONObject([("pass@1", JSON.number(JSONNumber(model.passAt1(split) ?? 0))),
                                          ("problems", .number(JSONNumber(problems.count)))])
                 if groupField != nil {
                     var groups = JSONObject()
