@@ -71,7 +71,7 @@ OUT := $(RUNS)/$(RUN)
 SNAPSHOT_STEPS := $(shell s=$(SNAPSHOT_EVERY); while [ $$s -lt $(STEPS) ]; do echo $$s; s=$$((s + $(SNAPSHOT_EVERY))); done) $(STEPS)
 ITERATION_NUMBERS := $(shell seq 1 $(ITERS))
 
-.PHONY: all deps build test bench clean base datasets
+.PHONY: all deps build test bench compare-math-verify clean base datasets
 
 # Installs missing system packages: directly as root, otherwise prints the exact command.
 deps:
@@ -98,6 +98,14 @@ test: deps
 bench: deps
 	$(SWIFT_BUILD) --product bench
 	$(BIN)/bench
+
+# Second opinion on the labelled fixtures: every pair where math-verify (PyPI) disagrees with its label.
+BENCH_PYTHON := .build/bench-python
+compare-math-verify:
+	@if [ ! -d $(BENCH_PYTHON)/math_verify ]; then \
+	  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target $(BENCH_PYTHON) math-verify; \
+	fi
+	PYTHONPATH=$(BENCH_PYTHON) python3 scripts/compare-math-verify.py
 
 # ---- Data -------------------------------------------------------------------------------
 DEMO_FILES := $(addprefix $(RUNS)/%/data/,train.jsonl.zst validation.jsonl.zst test.jsonl.zst pretrain.jsonl.zst \

@@ -122,16 +122,20 @@ func benchMath(scratch: String) throws -> [Row] {
 
     var rows = try compareWithMathVerify(name: "math check, MATH500 pairs, 1 thread", pairs: pairs, labels: nil, scratch: scratch)
 
-    // The project's labelled table: every normalization and structure rule, and the traps.
-    let table = try String(contentsOfFile: "Tests/MathVerifyTests/Fixtures/equivalence.tsv", encoding: .utf8)
+    // The project's labelled tables: every normalization and structure rule, and the traps.
     var labelled: [(String, String)] = []
     var labels: [Bool] = []
-    for line in table.split(separator: "\n") where !line.hasPrefix("#") {
-        let columns = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
-        guard columns.count == 4 else { continue }
-        // As completions: the candidate answer boxed, the way a model states it.
-        labelled.append(("The answer is $\\boxed{\(columns[1])}$.", columns[2]))
-        labels.append(columns[0] == "1")
+    for file in ["equivalence.tsv", "model-answers.tsv", "completions.tsv"] {
+        let table = try String(contentsOfFile: "Tests/MathVerifyTests/Fixtures/" + file, encoding: .utf8)
+        for line in table.split(separator: "\n") where !line.hasPrefix("#") {
+            let columns = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            guard columns.count == 4 else { continue }
+            // Answers as completions, boxed the way a model states them; completions as written.
+            let completion = file == "completions.tsv" ? columns[1].replacingOccurrences(of: "⏎", with: "\n")
+                : "The answer is $\\boxed{\(columns[1])}$."
+            labelled.append((completion, columns[2]))
+            labels.append(columns[0] == "1")
+        }
     }
     rows += try compareWithMathVerify(name: "math check, \(labelled.count) labelled pairs, 1 thread", pairs: labelled,
                                       labels: labels, scratch: scratch)

@@ -1,19 +1,5 @@
 import Foundation
 
-/// The shape of a final answer: one expression, an equation, an ordered tuple or interval, an
-/// unordered collection, a union of intervals, a matrix, or words.
-indirect enum Answer {
-    case expression(Expr, decimal: Bool)
-    case equation(Expr, Expr)
-    /// `(1, 2)`, `[0, 1)`, `(1, 2, 3)`: ordered; the brackets matter for pairs (intervals).
-    case sequence(open: Character, close: Character, [Answer])
-    /// `1, 2`, `\{1, 2\}`, `1 \pm \sqrt 2`: order does not matter.
-    case collection([Answer])
-    case union([Answer])
-    case matrix([[Answer]])
-    case text(String)
-}
-
 /// Decides whether two final answers are mathematically the same. Cosmetic differences are
 /// removed first (see `normalize`); then answers are compared by structure and their
 /// expressions by value: exactly as rationals where both sides are rational, by relative
@@ -33,7 +19,7 @@ public enum MathEquivalence {
         if squeezed(a.text) == squeezed(b.text) && a.percent == b.percent { return true }
         guard a.text.utf8.count <= maxParsedLength, b.text.utf8.count <= maxParsedLength else { return false }
         if isWords(a.text) || isWords(b.text) { return wordsKey(a.text) == wordsKey(b.text) }
-        let x = parseAnswer(a.text), y = parseAnswer(b.text)
+        let x = AnswerParser.parse(a.text), y = AnswerParser.parse(b.text)
         if same(x, y) { return true }
         // A percent sign on one side: 50\% matches 0.5 as well as 50.
         if a.percent != b.percent, case .expression(let e, let d) = x, case .expression(let f, let g) = y {
@@ -45,54 +31,35 @@ public enum MathEquivalence {
 
     // MARK: structure
 
-    static func parseAnswer(_ text: String) -> Answer {
-        let s = text.trimmed
-        if s.contains("\\begin{") , let matrix = parseMatrix(s) { return matrix }
-        let unionParts = splitTopLevel(s, separators: ["\\cup"])
-        if unionParts.count >= 2 { return .union(unionParts.map(parseAnswer)) }
-        if s.hasPrefix("\\{"), s.hasSuffix("\\}"), enclosesWhole(s, openLength: 2) {
-            let inner = String(s.dropFirst(2).dropLast(2))
-            return .collection(splitTopLevel(inner, separators: [","]).map(parseAnswer))
-        }
-        if let open = s.first, let close = s.last, "([".contains(open), ")]".contains(close), enclosesWhole(s, openLength: 1) {
-            let items = splitTopLevel(String(s.dropFirst().dropLast()), separators: [","])
-            if items.count >= 2 { return .sequence(open: open, close: close, items.map(parseAnswer)) }
-        }
-        let items = splitTopLevel(s, separators: [",", ";", " and ", " or "])
-        if items.count >= 2 { return .collection(items.map(parseAnswer)) }
-        for (sign, other) in [("\\pm", "\\mp"), ("\\mp", "\\pm")] where s.contains(sign) {
-            let plus = s.replacingFirst(sign, with: sign == "\\pm" ? "+" : "-")
-            let minus = s.replacingFirst(sign, with: sign == "\\pm" ? "-" : "+")
-            _ = other
-            return .collection([parseAnswer(plus), parseAnswer(minus)])
-        }
-        let sides = splitTopLevel(s, separators: ["="])
-        if sides.count == 2, case .sequence(_, _, let names) = parseAnswer(sides[0]),
-           names.allSatisfy({ if case .expression(.variable, _) = $0 { true } else { false } }) {
-            // `(x, y) = (1, 2)`: the value is the right side.
-            return parseAnswer(sides[1])
-        }
-        if sides.count == 2, let left = ExpressionParser.parse(sides[0]), let right = ExpressionParser.parse(sides[1]) {
-            return .equation(left, right)
-        }
-        if sides.count > 2, let last = sides.last, let right = ExpressionParser.parse(last),
-           sides.dropLast().allSatisfy({ ExpressionParser.parse($0).map { if case .variable = $0 { true } else { false } } ?? false }) {
-            // `x = y = 3`: the value is the last side.
-            return .expression(right, decimal: right.hasDecimalLiteral)
-        }
-        if let expr = ExpressionParser.parse(s) { return .expression(expr, decimal: expr.hasDecimalLiteral) }
-        return .text(s)
-    }
-
     static func same(_ x: Answer, _ y: Answer) -> Bool {
         switch (x, y) {
         case (.expression(let a, let da), .expression(let b, let db)):
             return sameExpression(a, da, b, db)
-        case (.collection(let a), .collection(let b)), (.union(let a), .union(let b)):
+        case (.named(let m, let a), .named(let n, let b)):
+            if m.key == n.key { return same(a, b) }
+            // `y = 2x + 1` and `x = (y - 1) / 2` are one line under two names.
+            guard let l = m.expr, let r = n.expr, case .expression(let e, _) = a, case .expression(let f, _) = b else { return false }
+            return proportional(.subtract(l, e), .subtract(r, f)) != nil
+        case (.named(let m, let a), .equation(let l, let r)), (.equation(let l, let r), .named(let m, let a)):
+            guard let name = m.expr, case .expression(let e, _) = a else { return false }
+            return proportional(.subtract(name, e), .subtract(l, r)) != nil
+        case (.named(_, let a), _) where !isNamedList(y):
+            return same(a, y)
+        case (_, .named(_, let b)) where !isNamedList(x):
+            return same(x, b)
+        case (.relation, _), (_, .relation):
+            return sameRelation(x, y)
+        case (.collection(let a, let aSet), .collection(let b, let bSet)):
+            return sameList(aSet || bSet ? distinct(a) : a, aSet || bSet ? distinct(b) : b)
+        case (.union(let a), .union(let b)):
+            if let s = realSet(x), let t = realSet(y) { return s.same(t) }
             return sameUnordered(a, b)
-        case (.collection(let a), _) where a.count == 1:
+        case (.union, .sequence), (.sequence, .union):
+            guard let s = realSet(x), let t = realSet(y) else { return false }
+            return s.same(t)
+        case (.collection(let a, _), _) where a.count == 1:
             return same(a[0], y)
-        case (_, .collection(let b)) where b.count == 1:
+        case (_, .collection(let b, _)) where b.count == 1:
             return same(x, b[0])
         case (.sequence(let o1, let c1, let a), .sequence(let o2, let c2, let b)):
             guard a.count == b.count else { return false }
@@ -105,20 +72,67 @@ public enum MathEquivalence {
             let flat = m.count == 1 ? m[0] : m.allSatisfy({ $0.count == 1 }) ? m.map { $0[0] } : []
             return flat.count == items.count && zip(flat, items).allSatisfy { same($0, $1) }
         case (.equation(let l1, let r1), .equation(let l2, let r2)):
-            if case .variable(let v) = l1, case .variable(let w) = l2, v == w {
-                return sameExpression(r1, r1.hasDecimalLiteral, r2, r2.hasDecimalLiteral)
-            }
-            return proportional(.subtract(l1, r1), .subtract(l2, r2))
-        case (.equation(let l, let r), .expression(let e, let d)), (.expression(let e, let d), .equation(let l, let r)):
-            // `x = 5` against `5`: the equation names the variable.
-            if case .variable = l { return sameExpression(r, r.hasDecimalLiteral, e, d) }
-            if case .variable = r { return sameExpression(l, l.hasDecimalLiteral, e, d) }
-            return false
+            return proportional(.subtract(l1, r1), .subtract(l2, r2)) != nil
+        case (.ratio(let a), .ratio(let b)):
+            // `2:3` is `4:6`: every cross product agrees.
+            guard a.count == b.count else { return false }
+            return (1..<a.count).allSatisfy { k in
+                sameExpression(.multiply(a[0], b[k]), false, .multiply(a[k], b[0]), false)
+            } && !sameExpression(a[0], false, .number(Rational(0), decimal: false), false)
         case (.text(let a), .text(let b)):
             return wordsKey(a) == wordsKey(b)
         default:
             return false
         }
+    }
+
+    private static func isNamedList(_ answer: Answer) -> Bool {
+        if case .collection(let items, _) = answer, items.count >= 2, items.contains(where: { if case .named = $0 { true } else { false } }) {
+            return true
+        }
+        return false
+    }
+
+    /// Two lists. Values with distinct names (`PQ = 6, RS = 9`) are matched by name against
+    /// another named list and in the written order against an unnamed one; values that all
+    /// share one name (`t = -3 and t = 5/2`) are a set of solutions, compared without order.
+    static func sameList(_ a: [Answer], _ b: [Answer]) -> Bool {
+        let aNames = a.map(name), bNames = b.map(name)
+        let aNamed = aNames.contains { $0 != nil }, bNamed = bNames.contains { $0 != nil }
+        if !aNamed && !bNamed { return sameUnordered(a, b) }
+        guard a.count == b.count else { return false }
+        let aDistinct = Set(aNames.compactMap { $0 }).count > 1, bDistinct = Set(bNames.compactMap { $0 }).count > 1
+        if aNamed && bNamed {
+            // Named on both sides: the same names, each with the same values.
+            guard aNames.allSatisfy({ $0 != nil }), bNames.allSatisfy({ $0 != nil }),
+                  aNames.map({ $0! }).sorted() == bNames.map({ $0! }).sorted() else { return false }
+            if !aDistinct { return sameUnordered(a.map(value), b.map(value)) }
+            for key in Set(aNames.map { $0! }) {
+                let x = a.indices.filter { aNames[$0] == key }.map { value(a[$0]) }
+                let y = b.indices.filter { bNames[$0] == key }.map { value(b[$0]) }
+                if !sameUnordered(x, y) { return false }
+            }
+            return true
+        }
+        if aDistinct || bDistinct { return zip(a.map(value), b.map(value)).allSatisfy { same($0, $1) } }
+        return sameUnordered(a.map(value), b.map(value))
+    }
+
+    private static func name(_ answer: Answer) -> String? {
+        if case .named(let label, _) = answer { return label.key }
+        return nil
+    }
+
+    private static func value(_ answer: Answer) -> Answer {
+        if case .named(_, let value) = answer { return value }
+        return answer
+    }
+
+    /// The items of a set without repeats.
+    static func distinct(_ items: [Answer]) -> [Answer] {
+        var kept: [Answer] = []
+        for item in items.prefix(64) where !kept.contains(where: { same($0, item) }) { kept.append(item) }
+        return kept
     }
 
     /// Unordered comparison: every item matched to a distinct item of the other side.
@@ -130,6 +144,64 @@ public enum MathEquivalence {
             unused.remove(at: k)
         }
         return true
+    }
+
+    // MARK: relations
+
+    /// A relation against a relation, an interval or a union: as sets of real numbers where
+    /// both are (a relation in one variable only against one in the same variable); otherwise
+    /// two single comparisons whose sides differ by a factor of the right sign.
+    static func sameRelation(_ x: Answer, _ y: Answer) -> Bool {
+        if case .relation(let r) = x, case .relation(let s) = y {
+            if let a = r.realSet, let b = s.realSet { return a.variable == b.variable && a.set.same(b.set) }
+            guard r.isSingleComparison, s.isSingleComparison else { return false }
+            let (f, fOp) = positiveForm(r.alternatives[0][0]), (g, gOp) = positiveForm(s.alternatives[0][0])
+            guard fOp == gOp, let ratio = proportional(f, g) else { return false }
+            return fOp == .notEqual || ratio > 0
+        }
+        guard let a = realSet(x), let b = realSet(y) else { return false }
+        return a.same(b)
+    }
+
+    /// `L < R` as `R - L > 0`, `L \ge R` as `L - R \ge 0`: a side and an operator among
+    /// greater, greaterEqual and notEqual.
+    private static func positiveForm(_ chain: RelationChain) -> (Expr, RelationOperator) {
+        let l = chain.sides[0], r = chain.sides[1]
+        switch chain.ops[0] {
+        case .less: return (.subtract(r, l), .greater)
+        case .lessEqual: return (.subtract(r, l), .greaterEqual)
+        case .greater, .greaterEqual, .notEqual: return (.subtract(l, r), chain.ops[0])
+        }
+    }
+
+    /// The answer as a set of real numbers: a relation in one variable, an interval written as
+    /// a pair with brackets, or a union of those.
+    static func realSet(_ answer: Answer) -> RealSet? {
+        switch answer {
+        case .relation(let system): return system.realSet?.set
+        case .union(let parts):
+            var set = RealSet.empty
+            for part in parts {
+                guard let s = realSet(part) else { return nil }
+                set = set.union(s)
+            }
+            return set
+        case .sequence(let open, let close, let ends) where ends.count == 2:
+            guard case .expression(let a, let da) = ends[0], case .expression(let b, let db) = ends[1],
+                  a.variables.isEmpty, b.variables.isEmpty else { return nil }
+            let evaluator = Evaluator()
+            func end(_ e: Expr, _ decimal: Bool, infinity: Expr) -> Endpoint?? {
+                if e == infinity { return .some(nil) }
+                guard let v = evaluator.evaluate(e), v.double.isFinite else { return nil }
+                return .some(Endpoint(value: v, decimal: decimal))
+            }
+            guard let lower = end(a, da, infinity: .negate(.infinity)), let upper = end(b, db, infinity: .infinity) else { return nil }
+            let interval = RealInterval(lower: lower, lowerClosed: open == "[", upper: upper, upperClosed: close == "]")
+            // `(3, 1)` is a point, not an interval.
+            if let l = lower, let u = upper, l.order(u) > 0 { return nil }
+            return RealSet(intervals: [interval])
+        default: return nil
+        }
     }
 
     // MARK: expressions
@@ -166,23 +238,24 @@ public enum MathEquivalence {
         return compared >= 3
     }
 
-    /// `f = 0` and `g = 0` describe the same set when f = c g for a constant c != 0.
-    static func proportional(_ f: Expr, _ g: Expr) -> Bool {
+    /// `f = 0` and `g = 0` describe the same set when f = c g for a constant c != 0: c, or nil.
+    static func proportional(_ f: Expr, _ g: Expr) -> Double? {
         let variables = f.variables.union(g.variables)
-        guard !variables.isEmpty, variables.count <= 8 else { return false }
+        guard !variables.isEmpty, variables.count <= 8 else { return nil }
         var ratio: Double?
         var compared = 0
         for point in samplePoints(for: variables) {
             let evaluator = Evaluator(bindings: point)
             guard let x = evaluator.evaluate(f)?.double, let y = evaluator.evaluate(g)?.double else { continue }
             if Swift.abs(x) < 1e-12 && Swift.abs(y) < 1e-12 { continue }
-            guard Swift.abs(y) >= 1e-12 else { return false }
+            guard Swift.abs(y) >= 1e-12 else { return nil }
             let r = x / y
-            if let ratio, !close(r, ratio, tolerance: pointTolerance) { return false }
+            if let ratio, !close(r, ratio, tolerance: pointTolerance) { return nil }
             ratio = r
             compared += 1
         }
-        return compared >= 3 && ratio != 0
+        guard compared >= 3, let ratio, ratio != 0 else { return nil }
+        return ratio
     }
 
     static func close(_ x: Double, _ y: Double, tolerance: Double) -> Bool {
@@ -214,6 +287,7 @@ public enum MathEquivalence {
 
     /// Answers that are words ("Monday", "\text{odd}", "(C)"): compared case-insensitively.
     static func isWords(_ s: String) -> Bool {
+        if ["no", "ok"].contains(s.lowercased()) { return true }
         var run = 0
         var previous: Character = " "
         for c in s {
@@ -228,82 +302,24 @@ public enum MathEquivalence {
         return false
     }
 
+    /// Words compared without case, spaces and sentence punctuation; symbols such as `<` or
+    /// `-` stay, so `x < y` never matches `x > y`.
     static func wordsKey(_ s: String) -> String {
-        String(s.lowercased().filter { $0.isLetter || $0.isNumber })
+        String(s.lowercased().filter { !" .,;:!?'\"(){}$".contains($0) })
     }
 
-    static func squeezed(_ s: String) -> String { s.filter { $0 != " " } }
-
-    static func parseMatrix(_ s: String) -> Answer? {
-        for kind in ["pmatrix", "bmatrix", "matrix", "vmatrix", "Bmatrix"] {
-            let begin = "\\begin{\(kind)}", end = "\\end{\(kind)}"
-            guard s.hasPrefix(begin), s.hasSuffix(end) else { continue }
-            let body = String(s.dropFirst(begin.count).dropLast(end.count))
-            let rows = body.components(separatedBy: "\\\\").map { $0.trimmed }.filter { !$0.isEmpty }
-            return .matrix(rows.map { row in row.split(separator: "&").map { parseAnswer(String($0)) } })
+    /// Without spaces, except one between two digits: `1 2` is not `12`.
+    static func squeezed(_ s: String) -> String {
+        var out = ""
+        var previous: Character?
+        var pendingSpace = false
+        for c in s {
+            if c == " " { pendingSpace = true; continue }
+            if pendingSpace, c.isASCIIDigit, previous?.isASCIIDigit == true { out.append(" ") }
+            pendingSpace = false
+            out.append(c)
+            previous = c
         }
-        return nil
-    }
-
-    /// Whether the bracket opening `s` closes at its very end.
-    static func enclosesWhole(_ s: String, openLength: Int) -> Bool {
-        var depth = 0
-        let chars = Array(s)
-        var i = 0
-        while i < chars.count {
-            let c = chars[i]
-            if c == "\\", i + 1 < chars.count, chars[i + 1] == "{" || chars[i + 1] == "}" {
-                depth += chars[i + 1] == "{" ? 1 : -1
-                i += 2
-            } else {
-                if "([{".contains(c) { depth += 1 }
-                if ")]}".contains(c) { depth -= 1 }
-                i += 1
-            }
-            if depth == 0 && i < chars.count { return false }
-        }
-        return depth == 0
-    }
-
-    /// Splits at separators that are outside all brackets.
-    static func splitTopLevel(_ s: String, separators: [String]) -> [String] {
-        let chars = Array(s)
-        let seps = separators.map(Array.init)
-        var parts: [String] = []
-        var current: [Character] = []
-        var depth = 0
-        var i = 0
-        outer: while i < chars.count {
-            let c = chars[i]
-            if c == "\\", i + 1 < chars.count, chars[i + 1] == "{" || chars[i + 1] == "}" {
-                depth += chars[i + 1] == "{" ? 1 : -1
-                current += chars[i...(i + 1)]
-                i += 2
-                continue
-            }
-            if "([{".contains(c) { depth += 1 }
-            if ")]}".contains(c) { depth -= 1 }
-            if depth == 0 {
-                for sep in seps where i + sep.count <= chars.count && Array(chars[i..<(i + sep.count)]) == sep {
-                    // `\cup` must not match the start of a longer command.
-                    if sep.first == "\\", i + sep.count < chars.count, chars[i + sep.count].isLetter { continue }
-                    parts.append(String(current).trimmed)
-                    current = []
-                    i += sep.count
-                    continue outer
-                }
-            }
-            current.append(c)
-            i += 1
-        }
-        parts.append(String(current).trimmed)
-        return parts.count >= 2 && parts.allSatisfy({ !$0.isEmpty }) ? parts : [s]
-    }
-}
-
-extension String {
-    func replacingFirst(_ target: String, with replacement: String) -> String {
-        guard let range = range(of: target) else { return self }
-        return replacingCharacters(in: range, with: replacement)
+        return out
     }
 }

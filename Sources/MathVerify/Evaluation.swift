@@ -88,6 +88,7 @@ struct Evaluator {
             if name == "abs", case .exact(let r)? = evaluate(a) {
                 return .exact(r.numerator < 0 ? -r : r)
             }
+            if let special = specialAngle(name, a, x) { return .exact(special) }
             let y: Double
             switch name {
             case "abs": y = Swift.abs(x)
@@ -109,6 +110,28 @@ struct Evaluator {
             default: return nil
             }
             return y.isNaN ? nil : .approximate(y)
+        }
+    }
+
+    /// sin, cos and tan of a multiple of pi/12 written with pi and no decimal literal are exact
+    /// where the value is rational (`\\cos\\frac{\\pi}{3}` is 1/2), so they can equal `0.5`.
+    private func specialAngle(_ name: String, _ argument: Expr, _ x: Double) -> Rational? {
+        guard ["sin", "cos", "tan"].contains(name), argument.mentionsPi, !argument.hasDecimalLiteral, bindings.isEmpty else { return nil }
+        let twelfths = x / Double.pi * 12
+        guard Swift.abs(twelfths) < 1e6, Swift.abs(twelfths - twelfths.rounded()) < 1e-9 else { return nil }
+        let n = ((Int(twelfths.rounded()) % 24) + 24) % 24
+        // sin at k * 30 degrees: 0, 1/2, 1, 1/2, 0, -1/2, -1, -1/2 (k = n / 2 when n is even).
+        let sines: [Int: Rational] = [0: Rational(0), 2: Rational(1, 2)!, 6: Rational(1), 10: Rational(1, 2)!,
+                                      12: Rational(0), 14: Rational(-1, 2)!, 18: Rational(-1), 22: Rational(-1, 2)!]
+        let sine = sines[n], cosine = sines[(n + 6) % 24]
+        switch name {
+        case "sin": return sine
+        case "cos": return cosine
+        default:
+            // tan at multiples of 45 degrees: 0, 1, undefined, -1.
+            let tangents: [Int: Rational] = [0: Rational(0), 3: Rational(1), 9: Rational(-1), 12: Rational(0),
+                                             15: Rational(1), 21: Rational(-1)]
+            return tangents[n]
         }
     }
 
@@ -137,7 +160,13 @@ struct Evaluator {
             }
         }
         let x = base.double, y = exponent.double
-        if x < 0, y.rounded() != y { return nil }
+        if x < 0, y.rounded() != y {
+            // Real odd roots: (-8)^{2/3} = 4, as \\sqrt[3]{(-8)^2}.
+            guard case .exact(let e) = exponent, let q = Int(exactly: e.denominator), q % 2 == 1,
+                  let p = Int(exactly: e.numerator) else { return nil }
+            let magnitude = Foundation.pow(-x, y)
+            return usable(p % 2 == 0 ? magnitude : -magnitude, from: x, y)
+        }
         return usable(Foundation.pow(x, y), from: x, y)
     }
 }

@@ -27,6 +27,17 @@ indirect enum Expr: Equatable {
         }
     }
 
+    var mentionsPi: Bool {
+        switch self {
+        case .pi: true
+        case .number, .variable, .euler, .infinity: false
+        case .negate(let a), .factorial(let a), .function(_, let a): a.mentionsPi
+        case .add(let a, let b), .subtract(let a, let b), .multiply(let a, let b), .divide(let a, let b),
+             .power(let a, let b), .root(let a, let b), .log(let a, let b), .binomial(let a, let b):
+            a.mentionsPi || b.mentionsPi
+        }
+    }
+
     var hasDecimalLiteral: Bool {
         switch self {
         case .number(_, let decimal): decimal

@@ -23,7 +23,8 @@ private let literalRewrites: [(String, String)] = [
     ("\\!", ""), ("\\,", " "), ("\\;", " "), ("\\:", " "), ("\\ ", " "), ("~", " "), ("\\qquad", " "), ("\\quad", " "),
     ("{,}", ""), ("\\$", ""), ("$", ""), ("\\%", "%"),
     ("−", "-"), ("–", "-"), ("×", "\\times "), ("÷", "\\div "), ("·", "\\cdot "), ("π", "\\pi "), ("∞", "\\infty "),
-    ("√", "\\sqrt"), ("≤", "\\le "), ("≥", "\\ge "), ("\\leq", "\\le"), ("\\geq", "\\ge"),
+    ("√", "\\sqrt"), ("≤", "\\le "), ("≥", "\\ge "), ("≠", "\\ne "), ("<=", "\\le "), (">=", "\\ge "),
+    ("\\not=", "\\ne "), ("\\not =", "\\ne "),
     ("\\varnothing", "\\emptyset"), ("\\{\\}", "\\emptyset"), ("\\{ \\}", "\\emptyset"), ("\\lbrace", "\\{"), ("\\rbrace", "\\}"), ("\\lvert", "|"), ("\\rvert", "|"),
     ("\\vert", "|"), ("\\lbrack", "["), ("\\rbrack", "]"),
 ]
@@ -35,6 +36,7 @@ func normalize(_ raw: String) -> NormalizedAnswer {
         s = s.replacingOccurrences(of: from, with: to)
     }
     s = s.replacingOccurrences(of: "\u{1}", with: "\\\\")
+    s = rewriteRelationCommands(s)
     var percent = false
     if s.contains("%") {
         percent = true
@@ -46,6 +48,7 @@ func normalize(_ raw: String) -> NormalizedAnswer {
     while let last = s.last, last == "." || last == " " { s.removeLast() }
     s = s.trimmed
     if isThousandsSeparated(s) { s = s.replacingOccurrences(of: ",", with: "") }
+    s = joinSpaceSeparatedThousands(s)
     return NormalizedAnswer(text: s, percent: percent)
 }
 
@@ -88,13 +91,28 @@ func matchingBrace(in s: String, open: String.Index) -> String.Index? {
 /// single letter (that is a variable: "2 x").
 private func stripTrailingWords(_ s: String) -> String {
     var words = s.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
-    while words.count >= 2, let last = words.last, last.count >= 2, last.allSatisfy({ $0.isLetter && $0.isASCII }),
-          !functionWords.contains(last.lowercased())
+    // `36 cm^2`, `8 \\text{ m}^3`: a unit with a power is one word.
+    if words.count >= 3, let last = words.last, ["^2", "^3", "^{2}", "^{3}"].contains(last) {
+        words.removeLast()
+        words[words.count - 1] += last
+    }
+    while words.count >= 2, let last = words.last, last.count >= 2, isUnit(last), !functionWords.contains(unitBase(last).lowercased())
     {
         words.removeLast()
     }
     let kept = words.joined(separator: " ")
     return kept.contains(where: \.isNumber) ? kept : s
+}
+
+/// A word, or a word with a square or cube (`cm^2`).
+private func isUnit(_ word: String) -> Bool {
+    let base = unitBase(word)
+    return base.count >= 2 && base.allSatisfy { $0.isLetter && $0.isASCII }
+}
+
+private func unitBase(_ word: String) -> String {
+    for power in ["^2", "^3", "^{2}", "^{3}"] where word.hasSuffix(power) { return String(word.dropLast(power.count)) }
+    return word
 }
 
 /// `1,234,567.5` (groups of exactly three digits) is one number, not a list.
@@ -110,4 +128,87 @@ private func isThousandsSeparated(_ s: String) -> Bool {
 
 extension Character {
     var isASCIIDigit: Bool { isASCII && isNumber }
+}
+
+/// One spelling per comparison: `\\leq`, `\\leqslant`, `\\leqq` -> `\\le`; `\\gt` -> `>`;
+/// `\\neq` -> `\\ne`; `x != 3` -> `x \\ne 3` (but `5! = 120` keeps its factorial).
+private func rewriteRelationCommands(_ input: String) -> String {
+    guard input.contains("\\") || input.contains("!=") else { return input }
+    let commands: [String: String] = ["leq": "\\le", "leqslant": "\\le", "leqq": "\\le", "le": "\\le",
+                                      "geq": "\\ge", "geqslant": "\\ge", "geqq": "\\ge", "ge": "\\ge",
+                                      "neq": "\\ne", "ne": "\\ne", "lt": "<", "gt": ">"]
+    let chars = Array(input)
+    var out = ""
+    var i = 0
+    while i < chars.count {
+        let c = chars[i]
+        if c == "\\" {
+            var end = i + 1
+            while end < chars.count, chars[end].isLetter, chars[end].isASCII { end += 1 }
+            if end > i + 1, let replacement = commands[String(chars[(i + 1)..<end])] {
+                out += " " + replacement + " "
+                i = end
+                continue
+            }
+            if end == i + 1, i + 1 < chars.count {
+                out.append(c)
+                out.append(chars[i + 1])
+                i += 2
+                continue
+            }
+            out += String(chars[i..<end])
+            i = end
+            continue
+        }
+        if c == "!", i + 1 < chars.count, chars[i + 1] == "=" {
+            let previous = chars[..<i].last(where: { $0 != " " })
+            if let previous, !(previous.isNumber || previous == ")" || previous == "}" || previous == "!") {
+                out += " \\ne "
+                i += 2
+                continue
+            }
+        }
+        out.append(c)
+        i += 1
+    }
+    return out
+}
+
+/// `12 345` (a thin space or a space between groups of three digits, as `12\\,345` and
+/// `12\\ 345` become) is one number. Only runs of a 1-3 digit group followed by 3-digit groups,
+/// not touching other digits or a decimal point, are joined.
+private func joinSpaceSeparatedThousands(_ s: String) -> String {
+    guard s.contains(" ") else { return s }
+    let chars = Array(s)
+    var out: [Character] = []
+    var i = 0
+    while i < chars.count {
+        // The start of a digit run that does not continue a number.
+        let startsNumber = chars[i].isASCIIDigit && (i == 0 || !(chars[i - 1].isASCIIDigit || chars[i - 1] == "."))
+        if startsNumber {
+            var end = i
+            while end < chars.count, chars[end].isASCIIDigit { end += 1 }
+            var groups = end - i <= 3 ? [String(chars[i..<end])] : []
+            var cursor = end
+            while !groups.isEmpty, cursor + 3 < chars.count, chars[cursor] == " " {
+                let group = chars[(cursor + 1)..<(cursor + 4)]
+                let after = cursor + 4 < chars.count ? chars[cursor + 4] : nil
+                guard group.count == 3, group.allSatisfy(\.isASCIIDigit),
+                      after.map({ !$0.isASCIIDigit && $0 != "." }) ?? true else { break }
+                groups.append(String(group))
+                cursor += 4
+            }
+            if groups.count >= 2 {
+                out += Array(groups.joined())
+                i = cursor
+                continue
+            }
+            out += chars[i..<end]
+            i = end
+            continue
+        }
+        out.append(chars[i])
+        i += 1
+    }
+    return String(out)
 }

@@ -45,8 +45,8 @@ func importRecords(_ dataset: Dataset, _ path: String) throws -> [Record] {
         print("MATH500 cross pairs judged equal: \(equal.count)")
     }
 
-    /// Units and markup are not part of the value (degrees, dollars, a base subscript, `\\!`),
-    /// lists are unordered, and `x=5` names the value 5.
+    /// Units and markup are not part of the value (degrees, dollars, a base subscript, `\\!`,
+    /// a unit with a power), lists are unordered, and `x=5` names the value 5.
     static let handCheckedPairs: Set<String> = [
         #"1,-2 == -2,1"#,
         #"10,\!080 == 10080"#,
@@ -65,6 +65,8 @@ func importRecords(_ dataset: Dataset, _ path: String) throws -> [Record] {
         #"\frac14 == \frac{1}{4}"#,
         #"\frac{1}{4} == \frac14"#,
         #"x=5 == 5"#,
+        #"15 == 15\mbox{ cm}^2"#,
+        #"15\mbox{ cm}^2 == 15"#,
     ]
     var handChecked: Set<String> { Self.handCheckedPairs }
 
