@@ -95,9 +95,10 @@ test: deps
 	swift build --build-tests
 	swift test
 
+# `make bench SECTIONS="math code"` runs only those sections (engine, shards, math, code).
 bench: deps
 	$(SWIFT_BUILD) --product bench
-	$(BIN)/bench
+	$(BIN)/bench $(SECTIONS)
 
 # Second opinion on the labelled fixtures: every pair where math-verify (PyPI) disagrees with its label.
 BENCH_PYTHON := .build/bench-python

@@ -4,8 +4,8 @@ import Foundation
 import Formats
 import CodeVerify
 import MathVerify
-import Verify
 import Model
+import Verify
 
 struct Row {
     var name: String
@@ -310,8 +310,23 @@ let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("res
 try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
 defer { try? FileManager.default.removeItem(atPath: scratch) }
 
-let sgemm = benchSgemm()
-let rows = sgemm + benchTraining(peak: sgemm[0].value) + benchDecode(peak: sgemm[0].value) + (try benchShards(scratch: scratch)) + (try benchMath(scratch: scratch)) + (try benchCode())
+// `bench` runs every section; `bench math code` only those (engine, shards, math, code).
+let sections = Set(CommandLine.arguments.dropFirst())
+let known: Set<String> = ["engine", "shards", "math", "code"]
+guard sections.isSubset(of: known) else {
+    printError("bench: unknown section \(sections.subtracting(known).sorted()); sections: \(known.sorted())")
+    exit(2)
+}
+func wanted(_ section: String) -> Bool { sections.isEmpty || sections.contains(section) }
+
+var rows: [Row] = []
+if wanted("engine") {
+    let sgemm = benchSgemm()
+    rows += sgemm + benchTraining(peak: sgemm[0].value) + benchDecode(peak: sgemm[0].value)
+}
+if wanted("shards") { rows += try benchShards(scratch: scratch) }
+if wanted("math") { rows += try benchMath(scratch: scratch) }
+if wanted("code") { rows += try benchCode() }
 
 func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
 func number(_ x: Double) -> String { x >= 100 ? String(format: "%.0f", x) : String(format: "%.1f", x) }

@@ -42,9 +42,11 @@ enum AnswerParser {
                                                      .expression(.infinity, decimal: false)])
         }
         // `x \in (-1, 4]`: the set is the answer.
-        let membership = splitTopLevel(s, separators: ["\\in"])
+        let membership = hasSubstring(s, "\\in") ? splitTopLevel(s, separators: ["\\in"]) : [s]
         if membership.count == 2, case .variable? = ExpressionParser.parse(membership[0]) { return parse(membership[1]) }
-        if let system = parseRelationSystem(s) { return .relation(system) }
+        if ["<", ">", "\\le", "\\ge", "\\ne"].contains(where: { hasSubstring(s, $0) }), let system = parseRelationSystem(s) {
+            return .relation(system)
+        }
         let unionParts = splitTopLevel(s, separators: ["\\cup"])
         if unionParts.count >= 2 { return .union(unionParts.map(parse)) }
         if s.hasPrefix("\\{"), s.hasSuffix("\\}"), enclosesWhole(s, openLength: 2) {
@@ -67,7 +69,7 @@ enum AnswerParser {
             return .collection([parse(plus), parse(minus)], isSet: false)
         }
         if let equation = parseEquation(s) { return equation }
-        let ratioParts = splitTopLevel(s, separators: [":"])
+        let ratioParts = hasSubstring(s, ":") ? splitTopLevel(s, separators: [":"]) : [s]
         if ratioParts.count == 2, let name = label(ratioParts[0]), label(ratioParts[1]) == nil {
             // `Area: 12`
             return .named(name, parse(ratioParts[1]))
@@ -283,58 +285,69 @@ enum AnswerParser {
 
     /// Whether the bracket opening `s` closes at its very end.
     static func enclosesWhole(_ s: String, openLength: Int) -> Bool {
+        let bytes = Array(s.utf8)
         var depth = 0
-        let chars = Array(s)
         var i = 0
-        while i < chars.count {
-            let c = chars[i]
-            if c == "\\", i + 1 < chars.count, chars[i + 1] == "{" || chars[i + 1] == "}" {
-                depth += chars[i + 1] == "{" ? 1 : -1
+        while i < bytes.count {
+            let c = bytes[i]
+            if c == backslash, i + 1 < bytes.count, bytes[i + 1] == openBrace || bytes[i + 1] == closeBrace {
+                depth += bytes[i + 1] == openBrace ? 1 : -1
                 i += 2
             } else {
-                if "([{".contains(c) { depth += 1 }
-                if ")]}".contains(c) { depth -= 1 }
+                depth += bracketDepthChange(c)
                 i += 1
             }
-            if depth == 0 && i < chars.count { return false }
+            if depth == 0 && i < bytes.count { return false }
         }
         return depth == 0
     }
 
-    /// Splits at separators that are outside all brackets.
+    /// Splits at separators that are outside all brackets (a byte scan: every separator is ASCII).
     static func splitTopLevel(_ s: String, separators: [String]) -> [String] {
-        let chars = Array(s)
-        let seps = separators.map(Array.init)
+        let bytes = Array(s.utf8)
+        let seps = separators.map { Array($0.utf8) }.filter { sep in
+            bytes.count >= sep.count && bytes.indices.contains { bytes[$0] == sep[0] }
+        }
+        guard !seps.isEmpty else { return [s] }
         var parts: [String] = []
-        var current: [Character] = []
+        var start = 0
         var depth = 0
         var i = 0
-        outer: while i < chars.count {
-            let c = chars[i]
-            if c == "\\", i + 1 < chars.count, chars[i + 1] == "{" || chars[i + 1] == "}" {
-                depth += chars[i + 1] == "{" ? 1 : -1
-                current += chars[i...(i + 1)]
+        outer: while i < bytes.count {
+            let c = bytes[i]
+            if c == backslash, i + 1 < bytes.count, bytes[i + 1] == openBrace || bytes[i + 1] == closeBrace {
+                depth += bytes[i + 1] == openBrace ? 1 : -1
                 i += 2
                 continue
             }
-            if "([{".contains(c) { depth += 1 }
-            if ")]}".contains(c) { depth -= 1 }
+            depth += bracketDepthChange(c)
             if depth == 0 {
-                for sep in seps where i + sep.count <= chars.count && Array(chars[i..<(i + sep.count)]) == sep {
+                for sep in seps where i + sep.count <= bytes.count && bytes[i..<(i + sep.count)].elementsEqual(sep) {
                     // `\cup` must not match the start of a longer command.
-                    if sep.first == "\\", i + sep.count < chars.count, chars[i + sep.count].isLetter { continue }
-                    parts.append(String(current).trimmed)
-                    current = []
+                    if sep[0] == backslash, i + sep.count < bytes.count, isASCIILetter(bytes[i + sep.count]) { continue }
+                    parts.append(String(decoding: bytes[start..<i], as: UTF8.self).trimmed)
                     i += sep.count
+                    start = i
                     continue outer
                 }
             }
-            current.append(c)
             i += 1
         }
-        parts.append(String(current).trimmed)
+        parts.append(String(decoding: bytes[start...], as: UTF8.self).trimmed)
         return parts.count >= 2 && parts.allSatisfy({ !$0.isEmpty }) ? parts : [s]
     }
+
+    private static let backslash = UInt8(ascii: "\\"), openBrace = UInt8(ascii: "{"), closeBrace = UInt8(ascii: "}")
+
+    private static func bracketDepthChange(_ c: UInt8) -> Int {
+        switch c {
+        case UInt8(ascii: "("), UInt8(ascii: "["), UInt8(ascii: "{"): 1
+        case UInt8(ascii: ")"), UInt8(ascii: "]"), UInt8(ascii: "}"): -1
+        default: 0
+        }
+    }
+
+    private static func isASCIILetter(_ b: UInt8) -> Bool { (b | 0x20) >= 0x61 && (b | 0x20) <= 0x7A }
 }
 
 extension String {

@@ -31,14 +31,16 @@ private let literalRewrites: [(String, String)] = [
 
 func normalize(_ raw: String) -> NormalizedAnswer {
     // `\\` (a matrix row break) must survive the rewrites of `\ ` and friends.
-    var s = raw.replacingOccurrences(of: "\\\\", with: "\u{1}")
-    for (from, to) in literalRewrites where s.contains(from) {
+    let rowBreaks = hasSubstring(raw, "\\\\")
+    var s = rowBreaks ? raw.replacingOccurrences(of: "\\\\", with: "\u{1}") : raw
+    // Foundation's search is slow; a byte scan decides which rewrites apply at all.
+    for (from, to) in literalRewrites where hasSubstring(s, from) {
         s = s.replacingOccurrences(of: from, with: to)
     }
-    s = s.replacingOccurrences(of: "\u{1}", with: "\\\\")
-    s = rewriteRelationCommands(s)
+    if rowBreaks { s = s.replacingOccurrences(of: "\u{1}", with: "\\\\") }
+    if ["\\le", "\\ge", "\\ne", "\\lt", "\\gt", "!="].contains(where: { hasSubstring(s, $0) }) { s = rewriteRelationCommands(s) }
     var percent = false
-    if s.contains("%") {
+    if hasSubstring(s, "%") {
         percent = true
         s = s.replacingOccurrences(of: "%", with: "")
     }
@@ -54,9 +56,9 @@ func normalize(_ raw: String) -> NormalizedAnswer {
 
 /// `\text{cm}` -> ` cm `; nested braces inside the argument are kept.
 private func unwrapTextCommands(_ input: String) -> String {
-    guard input.contains("\\") else { return input }
+    guard hasSubstring(input, "\\") else { return input }
     var s = input
-    for command in textCommands {
+    for command in textCommands where hasSubstring(s, command) {
         while let range = s.range(of: command + "{") {
             guard let close = matchingBrace(in: s, open: s.index(before: range.upperBound)) else { break }
             let inner = s[range.upperBound..<close]
@@ -178,7 +180,7 @@ private func rewriteRelationCommands(_ input: String) -> String {
 /// `12\\ 345` become) is one number. Only runs of a 1-3 digit group followed by 3-digit groups,
 /// not touching other digits or a decimal point, are joined.
 private func joinSpaceSeparatedThousands(_ s: String) -> String {
-    guard s.contains(" ") else { return s }
+    guard hasSubstring(s, " "), s.utf8.count >= 5 else { return s }
     let chars = Array(s)
     var out: [Character] = []
     var i = 0
@@ -211,4 +213,25 @@ private func joinSpaceSeparatedThousands(_ s: String) -> String {
         i += 1
     }
     return String(out)
+}
+
+/// Whether `needle` occurs in `text`, by a byte scan of their UTF-8 (exact for UTF-8).
+func hasSubstring(_ text: String, _ needle: String) -> Bool {
+    var text = text, needle = needle
+    return text.withUTF8 { haystack in
+        needle.withUTF8 { pattern in
+            guard let first = pattern.first, haystack.count >= pattern.count else { return pattern.isEmpty }
+            var i = 0
+            let last = haystack.count - pattern.count
+            while i <= last {
+                if haystack[i] == first {
+                    var k = 1
+                    while k < pattern.count && haystack[i + k] == pattern[k] { k += 1 }
+                    if k == pattern.count { return true }
+                }
+                i += 1
+            }
+            return false
+        }
+    }
 }
