@@ -63,7 +63,9 @@ enum AnswerParser {
             if items.count >= 2 { return .sequence(open: open, close: close, items.map(parse)) }
         }
         if let items = list(s, separators: [", and ", ", or ", ",", ";", " and ", " or "]) { return .collection(items, isSet: false) }
-        for sign in ["\\pm", "\\mp"] where s.contains(sign) {
+        // Each sign doubles the values: three (eight values) is plenty for a real answer.
+        for sign in ["\\pm", "\\mp"] where hasSubstring(s, sign) && s.components(separatedBy: "\\pm").count
+            + s.components(separatedBy: "\\mp").count <= 5 {
             let plus = s.replacingFirst(sign, with: sign == "\\pm" ? "+" : "-")
             let minus = s.replacingFirst(sign, with: sign == "\\pm" ? "-" : "+")
             return .collection([parse(plus), parse(minus)], isSet: false)

@@ -76,6 +76,21 @@ import Testing
         #expect(finishes("\\boxed{\(answer)}", reference: "\(answer)+1").verdict == .wrongAnswer)
     }
 
+    /// Inputs that could make the new structure rules branch or nest: many `\\pm` (each one
+    /// doubles the values), long relation chains and "or" systems, many boxes, deep names.
+    @Test func structuresStayBounded() {
+        let signs = (0..<300).map { _ in "\\pm 1" }.joined(separator: " ")
+        #expect(finishes("\\boxed{\(signs)}", reference: "1").verdict == .wrongAnswer)
+        let chain = (0..<150).map { "x_{\($0)}" }.joined(separator: " < ")
+        _ = finishes("\\boxed{\(chain)}", reference: chain)
+        let system = (0..<150).map { "x > \($0)" }.joined(separator: " \\text{ or } ")
+        _ = finishes("\\boxed{\(system)}", reference: "x > 0")
+        let boxes = (0..<5000).map { "\\boxed{\($0)}" }.joined(separator: ", ")
+        #expect(finishes(boxes, reference: "1").verdict == .wrongAnswer)
+        let names = (0..<100).map { "a_{\($0)} = \($0)" }.joined(separator: ", ")
+        _ = finishes("\\boxed{\(names)}", reference: (0..<100).map(String.init).joined(separator: ", "))
+    }
+
     @Test(arguments: ["\\frac{", "}{", "\\sqrt[", "^^^", "\\left(", "\\begin{pmatrix}", "(((", "\\\\\\\\", "$$$$",
                       "\u{0}", "🎉", "\\frac{1}{0}", "0^{-1}", "\\log_1 5", "\\sqrt[0]{2}", "x_{", "|", "1e99999"])
     func invalidLatex(answer: String) {
