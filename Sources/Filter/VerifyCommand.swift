@@ -15,10 +15,11 @@ struct VerifyCommand: ParsableCommand {
         commandName: "verify",
         abstract: "Score sample shards: add reward, verdict and extracted to every record.",
         discussion: """
-            Math records (task "math") are correct when the completion's final answer (last \
-            \\boxed{}, '#### N', 'The answer is X', or Minerva's 'Final Answer: ...') is \
-            mathematically equal to the record's answer. Verdicts: correct, wrong_answer, \
-            no_answer. A summary (verdict counts, pass rate, problems solved) goes to stderr.
+            Math records (task "math") are correct when the completion's final answer (the \
+            answer marker that comes last: \\boxed{} or a final group of boxes, '#### N', \
+            'The answer is X', 'Final Answer: ...') is mathematically equal to the record's \
+            answer; relations, intervals, named values and lists follow the README's rules, and \
+            an ambiguous answer is wrong. Verdicts: correct, wrong_answer, no_answer. A summary (verdict counts, pass rate, problems solved) goes to stderr.
 
             Code records (task "code") run their tests (tests.python with entry_point, \
             tests.call, or tests.stdio) in a sandbox: one Python process per program in a fresh \
