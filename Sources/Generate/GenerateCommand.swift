@@ -38,6 +38,8 @@ struct GenerateCommand: ParsableCommand {
     @Argument(help: "Problem shards.") var files: [String] = []
     @Option(name: .shortAndLong, help: "Output shard ('-' for stdout).") var output = "-"
     @Option(help: "Samples per problem (K).") var samples = 1
+    @Option(help: "Index of the first sample: draws samples N ..< N+K (rounds of an adaptive E-step).")
+    var firstSample = 0
     @Option(help: "Sampling temperature (0 = greedy).") var temperature: Float = 0
     @Option(help: "Keep the k most likely tokens (0 = all).") var topK = 0
     @Option(help: "Nucleus sampling mass.") var topP: Float = 1
@@ -57,6 +59,7 @@ struct GenerateCommand: ParsableCommand {
 
     func validate() throws {
         if samples < 1 || maxTokens < 1 || batchSize < 1 || chunk < 1 { throw ValidationError("--samples, --max-tokens, --batch-size and --chunk must be positive") }
+        if firstSample < 0 { throw ValidationError("--first-sample must be 0 or more") }
         if temperature < 0 || topP <= 0 || topP > 1 || topK < 0 { throw ValidationError("need --temperature >= 0, 0 < --top-p <= 1, --top-k >= 0") }
         if let shard { do { _ = try ShardSelection(shard) } catch { throw ValidationError("\(error)") } }
         if endpoint != nil && chat { throw ValidationError("--chat needs the local tokenizer; with --endpoint put the chat format in --template") }
@@ -100,6 +103,7 @@ struct GenerateCommand: ParsableCommand {
             parameters.maxTokens = maxTokens
             parameters.stop = stop
             parameters.seed = seed
+            parameters.firstSample = firstSample
             let modelName = client == nil ? URL(fileURLWithPath: model).lastPathComponent : model
 
             let partsDirectory = output == "-" ? nil : output + ".parts"
@@ -191,13 +195,13 @@ struct GenerateCommand: ParsableCommand {
             let problem = problems[problemIndex]
             let request = CompletionRequest(model: model, prompt: problem.prompt, n: samples, temperature: temperature, topP: topP,
                                             topK: topK, maxTokens: maxTokens, stop: stop,
-                                            seed: Int(stableHash(String(seed), problem.record.id!) & 0x7FFF_FFFF))
+                                            seed: Int(requestSeed(problem.record.id!) & 0x7FFF_FFFF))
             DispatchQueue.global().async {
                 defer { gate.signal(); group.leave() }
                 do {
                     let choices = try client.complete(request)
                     results.set(index, .success(choices.enumerated().map {
-                        Completion(problem: problemIndex, sample: $0.offset, text: $0.element.text, tokens: -1, finish: $0.element.finish)
+                        Completion(problem: problemIndex, sample: firstSample + $0.offset, text: $0.element.text, tokens: -1, finish: $0.element.finish)
                     }))
                 } catch {
                     results.set(index, .failure(error))
@@ -206,6 +210,11 @@ struct GenerateCommand: ParsableCommand {
         }
         group.wait()
         return try results.values.map { try ($0 ?? .failure(DataError("request not sent"))).get() }
+    }
+
+    /// A server draws all of a request's n samples from one seed: later rounds need their own.
+    func requestSeed(_ id: String) -> UInt64 {
+        firstSample == 0 ? stableHash(String(seed), id) : stableHash(String(seed), id, "first sample \(firstSample)")
     }
 
     /// ChatML (Qwen and others) or the Llama 3 header format, chosen by the tokenizer's tokens.

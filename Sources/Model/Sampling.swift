@@ -9,6 +9,9 @@ public struct SamplingParameters: Sendable {
     public var maxTokens = 256
     public var stop: [String] = []
     public var seed: UInt64 = 0
+    /// The index of the first sample: samples `firstSample ..< firstSample + K` are drawn, each
+    /// from its own stream, so sampling K in rounds of K/R gives the same samples as K at once.
+    public var firstSample = 0
 
     public init() {}
 
@@ -140,8 +143,9 @@ public final class Generator {
                 let cache = model.makeCache(capacity: promptIDs.count + parameters.maxTokens + 1)
                 let logits = model.forward(tokens: promptIDs, caches: Array(repeating: cache, count: promptIDs.count),
                                            logitRows: [promptIDs.count - 1])
-                for s in 0..<samples {
-                    live.append(Sequence(problem: nextProblem, sample: s, cache: s == samples - 1 ? cache : cache.copy(),
+                for s in parameters.firstSample..<(parameters.firstSample + samples) {
+                    let last = s == parameters.firstSample + samples - 1
+                    live.append(Sequence(problem: nextProblem, sample: s, cache: last ? cache : cache.copy(),
                                          random: SampleRandom(seed: parameters.seed, id: id, sample: s), logits: logits))
                 }
                 finished[nextProblem] = []

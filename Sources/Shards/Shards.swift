@@ -20,7 +20,7 @@ struct Shards: ParsableCommand {
               shards head -n 2 gsm8k-test.jsonl.zst | jq .
               shards split --shards 4 gsm8k-test.jsonl.zst -o parts/test.jsonl.zst
             """,
-        subcommands: [Cat.self, Head.self, Count.self, Stats.self, Split.self, Import.self, Demo.self]
+        subcommands: [Cat.self, Head.self, Count.self, Stats.self, Split.self, Pending.self, Import.self, Demo.self]
     )
 }
 
@@ -64,6 +64,51 @@ extension Shards {
                         try writer.write(record)
                     }
                 }
+            }
+        }
+    }
+
+    struct Pending: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The problems that still lack CAP correct samples in the given verdict shards.",
+            discussion: """
+                The rounds of an adaptive E-step (make ROUNDS=R): after each round, only the \
+                problems with fewer than --cap correct samples (reward 1) so far are sampled again. \
+                A count goes to stderr.
+
+                Example:
+                  shards pending train.jsonl.zst --verdicts round0.jsonl.zst --verdicts round1.jsonl.zst \\
+                         --cap 4 -o todo.jsonl.zst
+                """)
+
+        @OptionGroup var input: InputFiles
+        @Option(help: "Verdict shards written by verify (repeatable).") var verdicts: [String] = []
+        @Option(help: "Correct samples a problem needs to be done.") var cap = 1
+        @Option(name: .shortAndLong, help: "Output shard ('-' for stdout).") var output = "-"
+
+        func validate() throws {
+            if cap < 1 { throw ValidationError("--cap must be 1 or more") }
+        }
+
+        func run() throws {
+            try reportingDataErrors(tool: "shards pending") {
+                var correct: [String: Int] = [:]
+                // No verdicts yet (the first round): every problem is pending.
+                try forEachRecord(in: verdicts) { record, reader in
+                    guard let id = record.id else { throw reader.error("field \"id\" missing") }
+                    guard let reward = record["reward"]?.intValue else { throw reader.error("field \"reward\" missing (run verify first)") }
+                    if reward == 1 { correct[id, default: 0] += 1 }
+                }
+                var total = 0
+                let inputs = try resolveInputs(input.files)
+                let written = try writeShard(to: output) { writer in
+                    try forEachRecord(in: inputs) { record, reader in
+                        guard let id = record.id else { throw reader.error("field \"id\" missing") }
+                        total += 1
+                        if correct[id, default: 0] < cap { try writer.write(record) }
+                    }
+                }
+                printError("pending: \(written.recordCount) of \(total) problems have fewer than \(cap) correct samples")
             }
         }
     }

@@ -41,6 +41,23 @@ import Testing
         #expect(otherSeed != whole)
     }
 
+    /// Rounds of an adaptive E-step: samples 0..<2 and then 2..<3 are the samples of one run of 3.
+    @Test func roundsGiveTheSameSamplesAsOneRun() throws {
+        try makeModel()
+        let whole = try runTool("generate", sampling + ["-o", "-"]).stdout.split(separator: "\n")
+        let rounds = ["--samples", "2", "--first-sample", "0", "--samples", "1", "--first-sample", "2"]
+        var parts: [Substring] = []
+        for r in 0..<2 {
+            let round = try runTool("generate", sampling + Array(rounds[(4 * r)..<(4 * r + 4)]) + ["-o", "-"])
+            #expect(round.status == 0, "\(round.stderr)")
+            parts += round.stdout.split(separator: "\n")
+        }
+        #expect(parts.count == 600)
+        #expect(parts.sorted() == whole.sorted())
+        #expect(parts.contains { $0.contains(#""sample":2"#) })
+        #expect(try runTool("generate", sampling + ["--first-sample", "-1", "-o", "-"]).status != 0)
+    }
+
     @Test func resumeAfterKillGivesTheSameOutput() throws {
         try makeModel()
         let args = sampling + ["--chunk", "10", "--max-tokens", "48"]
