@@ -52,7 +52,7 @@ ITERS ?= 3#              EM iterations
 SAMPLES ?= 16#           K: samples per train problem in each E-step
 TEMP ?= 0.5#             sampling temperature of the E-step
 TOP_K ?= 40#             top-k of the E-step
-CAP ?= 4#                at most this many correct samples kept per problem
+CAP ?= 4#                at most this many correct samples kept per problem (all: no limit)
 STEPS ?= 300#            fine-tuning steps of every M-step, SFT baseline and control
 SNAPSHOT_EVERY ?= 100#   snapshots every N steps; the best on validation is the model
 LR ?= 1e-3#              peak learning rate (cosine schedule)
@@ -61,6 +61,11 @@ BATCH ?= 64#             sequences per fine-tuning step
 MAX_TOKENS ?= 48#        new tokens per sample
 SEQ_TOKENS ?= 64#        tokens per training sequence
 BY ?= none#              record field for the per-group tables of the report (none: no tables)
+ROUNDS ?= 1#             adaptive E-step: the K samples in R rounds; a problem with CAP correct ones stops
+FROM ?= base#            each M-step fine-tunes the base (ReST^EM) or, with FROM=previous, the previous model (ReST)
+SAMPLER ?=#              a model directory that draws every E-step's samples instead (distillation)
+TRAIN_PART ?=#           i/n: the E-steps use only this stable part of the train problems (0/2: half)
+TEST_SAMPLES ?= $(SAMPLES)# K samples per test problem from base, SFT and final for pass@k/maj@k (0: none)
 GENERATE_FLAGS ?=#       e.g. --endpoint http://127.0.0.1:8000/v1 --concurrency 16
 FINETUNE_FLAGS ?=
 DEMO_FLAGS ?=#           extra `shards demo` flags, e.g. --splits 200,40,40 for a quick look
@@ -71,7 +76,7 @@ OUT := $(RUNS)/$(RUN)
 SNAPSHOT_STEPS := $(shell s=$(SNAPSHOT_EVERY); while [ $$s -lt $(STEPS) ]; do echo $$s; s=$$((s + $(SNAPSHOT_EVERY))); done) $(STEPS)
 ITERATION_NUMBERS := $(shell seq 1 $(ITERS))
 
-.PHONY: all deps build test bench compare-math-verify clean base datasets
+.PHONY: all deps build test bench compare-math-verify clean base datasets ablations
 
 # Installs missing system packages: directly as root, otherwise prints the exact command.
 deps:
@@ -191,15 +196,15 @@ $(OUT)/base/model: $(if $(filter $(RUNS)/%,$(BASE)),$(BASE)/model.safetensors)
 	ln -sfn $(abspath $(BASE)) $@
 
 # ---- Fine-tuning with the step chosen on validation --------------------------------------
-# $(call finetune_and_choose,FOLDER,DATA,FLAGS): fine-tune BASE on DATA for STEPS steps
-# (resuming after an interruption), snapshot every SNAPSHOT_EVERY steps, score every snapshot
-# greedily on validation and link FOLDER/model to the best one. The same recipe and the same
-# choice on validation for the SFT baseline, the control and every ReST^EM iteration.
+# $(call finetune_and_choose,FOLDER,DATA,FLAGS[,INIT]): fine-tune INIT (default: the base) on DATA
+# for STEPS steps (resuming after an interruption), snapshot every SNAPSHOT_EVERY steps, score
+# every snapshot greedily on validation and link FOLDER/model to the best one. The same recipe
+# and the same choice on validation for the SFT baseline, the control and every iteration.
 define finetune_and_choose
-	@echo "== $(notdir $(1)): fine-tune the base, $(STEPS) steps, a snapshot every $(SNAPSHOT_EVERY) chosen on validation"
+	@echo "== $(notdir $(1)): fine-tune $(or $(4),$(OUT)/base/model), $(STEPS) steps, a snapshot every $(SNAPSHOT_EVERY) chosen on validation"
 	@mkdir -p $(1)/steps
-	@$(call drop_stale,$(1)/steps,$(2) $(OUT)/base/model/model.safetensors)
-	[ -f $(1)/steps/$(STEPS)/model.safetensors ] || $(BIN)/finetune --base $(OUT)/base/model --data $(2) $(3) \
+	@$(call drop_stale,$(1)/steps,$(2) $(or $(4),$(OUT)/base/model)/model.safetensors)
+	[ -f $(1)/steps/$(STEPS)/model.safetensors ] || $(BIN)/finetune --base $(or $(4),$(OUT)/base/model) --data $(2) $(3) \
 	  --template $(TEMPLATE) --out $(1)/steps/$(STEPS) --snapshots $(1)/steps --snapshot-every $(SNAPSHOT_EVERY) \
 	  --steps $(STEPS) --batch-size $(BATCH) --lr $(LR) --warmup $(WARMUP) --max-tokens $(SEQ_TOKENS) --seed $(SEED) \
 	  --log $(1)/train-log.jsonl --resume $(FINETUNE_FLAGS)
@@ -218,34 +223,79 @@ $(OUT)/clean/model: $(DATA_OUT)/train.jsonl.zst $(OUT)/base/model | build
 	$(call finetune_and_choose,$(@D),$<,--target clean_solution)
 
 # ---- ReST^EM iterations --------------------------------------------------------------------
-# E-step: K samples per train problem from the previous model; verify keeps the correct ones
-# (at most CAP per problem) and writes every verdict beside them. M-step: fine-tune the BASE
-# model on the kept samples.
+# E-step: K samples per train problem from the previous model (or SAMPLER); verify keeps the
+# correct ones (at most CAP per problem) and writes every verdict beside them. With ROUNDS=R the
+# K samples come in R rounds of K/R (`generate --first-sample`, so they are the same samples as
+# one run would draw) and a problem that has CAP correct samples is not sampled again.
+# M-step: fine-tune the BASE model (FROM=previous: the previous model) on the kept samples.
+comma := ,
+CAP_FLAG := $(if $(filter all,$(CAP)),,--cap $(CAP))
+E_TRAIN := $(if $(TRAIN_PART),$(OUT)/train-part.jsonl.zst,$(DATA_OUT)/train.jsonl.zst)
+PER_ROUND := $(shell echo $$(( $(SAMPLES) / $(ROUNDS) )))
+ifneq ($(shell echo $$(( $(PER_ROUND) * $(ROUNDS) ))),$(SAMPLES))
+  $(error ROUNDS=$(ROUNDS) must divide SAMPLES=$(SAMPLES))
+endif
+$(OUT)/train-part.jsonl.zst: $(DATA_OUT)/train.jsonl.zst | build
+	$(BIN)/shards cat --shard $(TRAIN_PART) $< -o $@
+
+# $(call sample,MODEL,PROBLEMS,K,FIRST,SEED,OUT): the E-step's sampling settings.
+sample = $(BIN)/generate --model $(1) $(2) --template $(TEMPLATE) --samples $(3) --first-sample $(4) \
+           --temperature $(TEMP) --top-k $(TOP_K) --max-tokens $(MAX_TOKENS) --seed $(5) $(GENERATE_FLAGS) -o $(6)
+
 define iteration
-$(OUT)/iter$(1)/samples.jsonl.zst: $(OUT)/$(2)/model $(DATA_OUT)/train.jsonl.zst | build
+$(OUT)/iter$(1)/samples.jsonl.zst: $(if $(SAMPLER),$(SAMPLER)/model.safetensors,$(OUT)/$(2)/model) $(E_TRAIN) | build
 	@mkdir -p $$(@D)
-	@echo "== iter$(1): E-step, $(SAMPLES) samples per train problem from $(2) (temperature $(TEMP), top-k $(TOP_K))"
-	$(BIN)/generate --model $(OUT)/$(2)/model $(DATA_OUT)/train.jsonl.zst --template $(TEMPLATE) \
-	  --samples $(SAMPLES) --temperature $(TEMP) --top-k $(TOP_K) --max-tokens $(MAX_TOKENS) \
-	  --seed $$$$(( $(SEED) * 1000 + $(1) )) $(GENERATE_FLAGS) -o $$@
+	@echo "== iter$(1): E-step, $(SAMPLES) samples per train problem from $(or $(SAMPLER),$(2)) (temperature $(TEMP), top-k $(TOP_K)$(if $(filter-out 1,$(ROUNDS)),$(comma) $(ROUNDS) rounds))"
+ifeq ($(ROUNDS),1)
+	$(call sample,$(or $(SAMPLER),$(OUT)/$(2)/model),$(E_TRAIN),$(SAMPLES),0,$$$$(( $(SEED) * 1000 + $(1) )),$$@)
+else
+	@mkdir -p $$(@D)/rounds
+	@$$(call drop_stale,$$(@D)/rounds,$$<)
+	@for r in $$$$(seq 0 $$$$(( $(ROUNDS) - 1 ))); do \
+	  [ -f $$(@D)/rounds/$$$$r.verdicts.jsonl.zst ] && continue; \
+	  $(BIN)/shards pending $(E_TRAIN) --cap $(if $(filter all,$(CAP)),$(SAMPLES),$(CAP)) $$$$(for q in $$$$(seq 0 $$$$(( r - 1 ))); do \
+	    echo --verdicts $$(@D)/rounds/$$$$q.verdicts.jsonl.zst; done) -o $$(@D)/rounds/$$$$r.problems.jsonl.zst; \
+	  $(call sample,$(or $(SAMPLER),$(OUT)/$(2)/model),$$(@D)/rounds/$$$$r.problems.jsonl.zst,$(PER_ROUND),$$$$(( r * $(PER_ROUND) )),$$$$(( $(SEED) * 1000 + $(1) )),$$(@D)/rounds/$$$$r.samples.jsonl.zst); \
+	  $(BIN)/verify $$(@D)/rounds/$$$$r.samples.jsonl.zst -o $$(@D)/rounds/$$$$r.verdicts.jsonl.zst; \
+	done
+	$(BIN)/shards cat $$(foreach r,$$(shell seq 0 $$$$(( $(ROUNDS) - 1 ))),$$(@D)/rounds/$$(r).samples.jsonl.zst) -o $$@
+endif
 
 $(OUT)/iter$(1)/kept.jsonl.zst $(OUT)/iter$(1)/verdicts.jsonl.zst &: $(OUT)/iter$(1)/samples.jsonl.zst | build
 	@echo "== iter$(1): E-step, verify and keep the correct samples (at most $(CAP) per problem)"
-	$(BIN)/verify $$< --keep correct --cap $(CAP) --seed $(SEED) --verdicts $(OUT)/iter$(1)/verdicts.jsonl.zst \
+	$(BIN)/verify $$< --keep correct $(CAP_FLAG) --seed $(SEED) --verdicts $(OUT)/iter$(1)/verdicts.jsonl.zst \
 	  -o $(OUT)/iter$(1)/kept.jsonl.zst
 
-$(OUT)/iter$(1)/model: $(OUT)/iter$(1)/kept.jsonl.zst $(OUT)/base/model | build
-	$$(call finetune_and_choose,$$(@D),$$<,)
+$(OUT)/iter$(1)/model: $(OUT)/iter$(1)/kept.jsonl.zst $(OUT)/$(if $(filter previous,$(FROM)),$(2),base)/model | build
+	$$(call finetune_and_choose,$$(@D),$$<,,$(if $(filter previous,$(FROM)),$(OUT)/$(2)/model))
 endef
 $(foreach i,$(ITERATION_NUMBERS),$(eval $(call iteration,$(i),$(if $(filter 1,$(i)),base,iter$(shell echo $$(($(i) - 1)))))))
+
+# ---- Test pass@k and maj@k ---------------------------------------------------------------
+# TEST_SAMPLES samples per test problem (the E-step's temperature and top-k) from the base, the
+# SFT baseline and the final model (the iteration best on validation), scored for the report.
+ifneq ($(TEST_SAMPLES),0)
+PASSK_FILES := $(OUT)/passk/base.jsonl.zst $(OUT)/passk/sft.jsonl.zst $(OUT)/passk/final.jsonl.zst
+endif
+$(OUT)/passk/%.jsonl.zst: $(OUT)/%/model $(DATA_OUT)/test.jsonl.zst | build
+	@mkdir -p $(@D)
+	@echo "== $*: $(TEST_SAMPLES) samples per test problem for pass@k and maj@k"
+	$(call sample,$<,$(DATA_OUT)/test.jsonl.zst,$(TEST_SAMPLES),0,$(SEED),$@.gen.jsonl.zst)
+	$(BIN)/verify $@.gen.jsonl.zst -o $@ && rm -rf $@.gen.jsonl.zst $@.gen.jsonl.zst.parts
+$(OUT)/passk/final.jsonl.zst: $(foreach i,$(ITERATION_NUMBERS),$(OUT)/iter$(i)/validation.jsonl.zst) $(DATA_OUT)/test.jsonl.zst | build
+	@mkdir -p $(@D)
+	@best=$$($(BIN)/score --best $(foreach i,$(ITERATION_NUMBERS),iter$(i)=$(OUT)/iter$(i)/validation.jsonl.zst)); \
+	  echo "== final ($$best): $(TEST_SAMPLES) samples per test problem for pass@k and maj@k"; \
+	  $(call sample,$(OUT)/$$best/model,$(DATA_OUT)/test.jsonl.zst,$(TEST_SAMPLES),0,$(SEED),$@.gen.jsonl.zst)
+	$(BIN)/verify $@.gen.jsonl.zst -o $@ && rm -rf $@.gen.jsonl.zst $@.gen.jsonl.zst.parts
 
 # ---- The report ---------------------------------------------------------------------------
 MODELS := base sft $(CONTROL) $(addprefix iter,$(ITERATION_NUMBERS))
 EVALS := $(foreach m,$(MODELS),$(foreach s,validation test train,$(OUT)/$(m)/$(s).jsonl.zst))
 
 REPORTED_SETTINGS := DATA BASE TEMPLATE SEED ITERS SAMPLES TEMP TOP_K CAP STEPS SNAPSHOT_EVERY LR WARMUP BATCH \
-                     MAX_TOKENS SEQ_TOKENS GENERATE_FLAGS FINETUNE_FLAGS DEMO_FLAGS
-$(OUT)/report.md: $(EVALS) $(foreach i,$(ITERATION_NUMBERS),$(OUT)/iter$(i)/kept.jsonl.zst) | build
+                     MAX_TOKENS SEQ_TOKENS ROUNDS FROM SAMPLER TRAIN_PART TEST_SAMPLES GENERATE_FLAGS FINETUNE_FLAGS DEMO_FLAGS
+$(OUT)/report.md: $(EVALS) $(foreach i,$(ITERATION_NUMBERS),$(OUT)/iter$(i)/kept.jsonl.zst) $(PASSK_FILES) | build
 	@echo "== report"
 	@printf '%s\n' $(foreach v,$(REPORTED_SETTINGS),'$(v)=$(subst ','"'"',$($(v)))') > $(OUT)/settings.txt
 	$(BIN)/score --run $(OUT) $(if $(filter none,$(BY)),,--by $(BY))
@@ -253,6 +303,48 @@ $(OUT)/report.md: $(EVALS) $(foreach i,$(ITERATION_NUMBERS),$(OUT)/iter$(i)/kept
 	@echo "report: $(OUT)/report.md, $(OUT)/report.svg; final model: $(OUT)/final -> $$(readlink $(OUT)/final)"
 
 all: build $(OUT)/report.md
+
+# ---- Ablations (`make ablations`, on the demo) ----------------------------------------------
+# Each is the default run with one change, in its own run folder; the data, the base, SFT and
+# the control (which no ablation changes) are links to the default run's. The table (score
+# --runs) compares them with the default run: runs/ablations.md.
+ifeq ($(RUN)-$(DATA)-$(SEED),demo-demo-0)
+ABLATION_RUNS := cap1 capall previous half rounds4 distill
+ABLATE_cap1 := CAP=1
+ABLATE_capall := CAP=all
+ABLATE_previous := FROM=previous
+ABLATE_half := TRAIN_PART=0/2
+ABLATE_rounds4 := ROUNDS=4
+# Distillation: every E-step samples from a wider model pretrained on the same corpus, while
+# the model being fine-tuned stays the small base; the sampler is fixed, so one iteration.
+ABLATE_distill := SAMPLER=$(RUNS)/demo-wide/pretrained ITERS=1
+WIDE_TARGET ?= 60#       the distillation sampler: the first wide snapshot with this validation pass@1 (%)
+WIDE_STEPS ?= 1000
+
+ablations: $(RUNS)/ablations.md
+$(RUNS)/ablations.md: $(RUNS)/demo/report.md $(foreach a,$(ABLATION_RUNS),$(RUNS)/demo-$(a)/report.md) | build
+	$(BIN)/score --runs $(RUNS)/demo $(foreach a,$(ABLATION_RUNS),$(RUNS)/demo-$(a)) > $@.tmp && mv $@.tmp $@
+	@cat $@
+
+
+$(RUNS)/demo-distill/report.md: $(RUNS)/demo-wide/pretrained/model.safetensors
+$(foreach a,$(ABLATION_RUNS),$(RUNS)/demo-$(a)/report.md): $(RUNS)/demo-%/report.md: $(RUNS)/demo/report.md | build
+	@mkdir -p $(RUNS)/demo-$*/passk
+	@for d in data base sft clean; do [ -e $(RUNS)/demo-$*/$$d ] || ln -sfn ../demo/$$d $(RUNS)/demo-$*/$$d; done
+	@for m in base sft; do [ -e $(RUNS)/demo-$*/passk/$$m.jsonl.zst ] || \
+	  ln -sfn ../../demo/passk/$$m.jsonl.zst $(RUNS)/demo-$*/passk/$$m.jsonl.zst; done
+	@echo "== ablation $*: $(ABLATE_$*)"
+	$(MAKE) RUN=demo-$* SEED=0 DATA=demo $(ABLATE_$*) $@
+
+$(RUNS)/demo-wide/pretrained/model.safetensors:
+	$(MAKE) RUN=demo-wide SEED=0 DATA=demo $(RUNS)/demo-wide/data/config.json
+	jq -c '.hidden_size = 192 | .intermediate_size = 512 | .head_dim = 48' $(RUNS)/demo-wide/data/config.json \
+	  > $(RUNS)/demo-wide/data/config.json.tmp && mv $(RUNS)/demo-wide/data/config.json.tmp $(RUNS)/demo-wide/data/config.json
+	$(MAKE) RUN=demo-wide SEED=0 DATA=demo BASE_TARGET=$(WIDE_TARGET) PRETRAIN_STEPS=$(WIDE_STEPS) $@
+else
+ablations:
+	@echo "make ablations runs on the seed-0 demo (RUN=demo DATA=demo SEED=0)" >&2; exit 2
+endif
 
 # Checker self-test on the shipped datasets: the human reference solutions, scored by verify as
 # if a model had written them, should all be correct.

@@ -20,6 +20,7 @@ struct ScoreCommand: ParsableCommand {
               score iter2/test.jsonl.zst --by level
               score --best 100=steps/100.validation.jsonl.zst 200=steps/200.validation.jsonl.zst
               score --run runs/demo --by difficulty
+              score --runs runs/demo runs/demo-cap1 runs/demo-previous
 
             --best prints only the label of the input with the highest pass@1 (the first on \
             ties): the Makefile picks checkpoints and iterations with it.
@@ -28,12 +29,20 @@ struct ScoreCommand: ParsableCommand {
             each with validation, test and train greedy verdicts; iterN/verdicts.jsonl.zst and \
             kept.jsonl.zst from the E-step; settings.txt, KEY=value lines) and writes DIR/report.md (also printed), \
             DIR/report.svg and DIR/scores.json. The final iteration is the best on validation; \
-            the baseline is SFT on human data, or the base model if SFT is worse on validation.
+            the baseline is SFT on human data, or the base model if SFT is worse on validation. \
+            With DIR/passk/{base,sft,final}.jsonl.zst (K samples per test problem) it adds the \
+            test pass@k and maj@k table and DIR/report-passk.svg.
+
+            --runs DIR... prints one Markdown table across run folders (make ablations): the \
+            settings each changed against the first, its final iteration, test pass@1, tokens \
+            sampled, samples kept and test pass@K / maj@K of the final model.
             """)
 
     @Argument(help: "Verdict shards, as FILE or LABEL=FILE.") var inputs: [String] = []
     @Flag(help: "Print only the label of the input with the best pass@1.") var best = false
     @Option(name: .customLong("run"), help: "Write the report of a run folder (see above).") var runDirectory: String?
+    @Option(parsing: .upToNextOption, help: "Compare run folders (their scores.json) in one table, the first as reference.")
+    var runs: [String] = []
     @Option(help: "The k of pass@k and maj@k (comma-separated).") var k = "1"
     @Option(help: "Also break the scores down by this record field (level, difficulty, ...).") var by: String?
     @Option(help: "Write the scores as JSON to this file.") var json: String?
@@ -41,7 +50,9 @@ struct ScoreCommand: ParsableCommand {
     @Option(help: "Title of the plot.") var title = "pass@1 (%)"
 
     func validate() throws {
-        if inputs.isEmpty == (runDirectory == nil) { throw ValidationError("give verdict shards, or --run DIR") }
+        if [!inputs.isEmpty, runDirectory != nil, !runs.isEmpty].filter({ $0 }).count != 1 {
+            throw ValidationError("give verdict shards, or --run DIR, or --runs DIR...")
+        }
         if best && runDirectory != nil { throw ValidationError("--best compares inputs; it does not go with --run") }
         if ks == nil { throw ValidationError("--k takes positive integers separated by commas") }
     }
@@ -54,6 +65,15 @@ struct ScoreCommand: ParsableCommand {
     func run() throws {
         try reportingDataErrors(tool: "score") {
             if let runDirectory { return try report(runDirectory) }
+            if !runs.isEmpty {
+                let table = RunComparison(runs: try runs.map { directory in
+                    let path = "\(directory)/scores.json"
+                    guard FileManager.default.fileExists(atPath: path) else { throw DataError("no scores.json (run make first)", at: directory) }
+                    return RunComparison.Run(name: URL(fileURLWithPath: directory).lastPathComponent,
+                                             scores: try JSON.parse(readTextFile(path)))
+                })
+                return print(table.markdown(), terminator: "")
+            }
             let ks = self.ks!
             var labelled: [(label: String, problems: [ProblemSamples])] = []
             for input in inputs {
@@ -146,6 +166,16 @@ struct ScoreCommand: ParsableCommand {
         } catch let error as DataError { throw error.located(path) }
     }
 
+    /// DIR/passk/{base,sft,final}.jsonl.zst: K samples per test problem, where present.
+    func testSamples(_ directory: String) throws -> [RunReport.TestSamples] {
+        let models = [("base", "base model"), ("sft", "SFT on human data"), ("final", "final ReST^EM model")]
+        return try models.compactMap { name, title in
+            let path = "\(directory)/passk/\(name).jsonl.zst"
+            guard FileManager.default.fileExists(atPath: path) else { return nil }
+            return RunReport.TestSamples(name: name, title: title, problems: try loadProblems(path))
+        }
+    }
+
     /// The lines of the Makefile's settings.txt, if the run folder has one.
     func settingsLines(_ path: String) throws -> [String] {
         guard FileManager.default.fileExists(atPath: path) else { return [] }
@@ -180,7 +210,10 @@ struct ScoreCommand: ParsableCommand {
             if files.fileExists(atPath: samples), files.fileExists(atPath: kept) {
                 var keptCount = 0
                 try ShardReader(path: kept).forEachRecord { _ in keptCount += 1 }
-                eSteps.append(RunReport.EStep(iteration: i, samples: try loadProblems(samples), kept: keptCount))
+                let (problems, records) = try loadVerdicts(samples)
+                let counts = records.map { $0["gen"]?.objectValue?["tokens"]?.intValue }
+                let tokens = counts.contains(where: { $0 == nil }) ? nil : counts.reduce(0) { $0 + $1! }
+                eSteps.append(RunReport.EStep(iteration: i, samples: problems, kept: keptCount, tokens: tokens))
             }
             i += 1
         }
@@ -190,11 +223,13 @@ struct ScoreCommand: ParsableCommand {
                                iterations: iterations, eSteps: eSteps,
                                humanStyles: styleCounts.sorted { $0.value > $1.value }.map { ($0.key, Double($0.value) / Double(total)) },
                                groupField: by,
-                               settings: try settingsLines("\(directory)/settings.txt"))
+                               settings: try settingsLines("\(directory)/settings.txt"),
+                               testSamples: try testSamples(directory))
         let markdown = report.markdown()
         try writeTextFile(markdown, to: "\(directory)/report.md")
         try writeTextFile(report.json().serialized() + "\n", to: json ?? "\(directory)/scores.json")
         try writeTextFile(report.chart().svg(), to: plot ?? "\(directory)/report.svg")
+        if let chart = report.passAtKChart() { try writeTextFile(chart.svg(), to: "\(directory)/report-passk.svg") }
         print(markdown, terminator: "")
     }
 }

@@ -7,6 +7,8 @@ public struct LineChart {
     public var xLabels: [String]
     public var series: [(name: String, values: [Double?], color: String)]
     public var references: [(name: String, value: Double, color: String)]
+    /// Names of series drawn dashed (maj@k beside pass@k).
+    public var dashedSeries: Set<String> = []
 
     public init(title: String, xLabels: [String], series: [(name: String, values: [Double?], color: String)] = [],
                 references: [(name: String, value: Double, color: String)] = []) {
@@ -46,12 +48,14 @@ public struct LineChart {
         }
         for line in series {
             let points = line.values.enumerated().compactMap { i, v in v.map { "\(f(x(i))),\(f(y($0)))" } }
-            out += "\n" + #"<polyline fill="none" stroke="\#(line.color)" stroke-width="2.5" points="\#(points.joined(separator: " "))"/>"#
+            let dash = dashedSeries.contains(line.name) ? #" stroke-dasharray="8 5""# : ""
+            out += "\n" + #"<polyline fill="none" stroke="\#(line.color)" stroke-width="2.5"\#(dash) points="\#(points.joined(separator: " "))"/>"#
             for point in points {
                 let xy = point.split(separator: ",")
                 out += "\n" + #"<circle cx="\#(xy[0])" cy="\#(xy[1])" r="4" fill="\#(line.color)"/>"#
             }
-            out += "\n" + #"<text x="\#(f(left + plotW + 12))" y="\#(f(legendY))" fill="\#(line.color)">— \#(escape(line.name))</text>"#
+            let mark = dashedSeries.contains(line.name) ? "- -" : "—"
+            out += "\n" + #"<text x="\#(f(left + plotW + 12))" y="\#(f(legendY))" fill="\#(line.color)">\#(mark) \#(escape(line.name))</text>"#
             legendY += 18
         }
         return out + "\n</svg>\n"

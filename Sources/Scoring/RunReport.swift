@@ -22,13 +22,35 @@ public struct RunReport {
         public func passAt1(_ split: String) -> Double? { passRates[split] }
     }
 
-    /// The E-step of one iteration: the samples drawn on train and how many were kept.
+    /// The E-step of one iteration: the samples drawn on train, the tokens they cost (nil when
+    /// the sampler did not count them) and how many were kept.
     public struct EStep {
         public let iteration: Int
         public let samples: [ProblemSamples]
         public let kept: Int
-        public init(iteration: Int, samples: [ProblemSamples], kept: Int) {
-            self.iteration = iteration; self.samples = samples; self.kept = kept
+        public let tokens: Int?
+        public init(iteration: Int, samples: [ProblemSamples], kept: Int, tokens: Int? = nil) {
+            self.iteration = iteration; self.samples = samples; self.kept = kept; self.tokens = tokens
+        }
+    }
+
+    /// K samples per test problem from one model, for pass@k and maj@k.
+    public struct TestSamples {
+        public let name: String
+        public let title: String
+        public let problems: [ProblemSamples]
+        public init(name: String, title: String, problems: [ProblemSamples]) {
+            self.name = name; self.title = title; self.problems = problems
+        }
+
+        /// 1, 2, 4, ... up to the samples per problem, which is always included.
+        public var ks: [Int] {
+            let n = problems.map(\.n).min() ?? 0
+            guard n >= 1 else { return [] }
+            var ks: [Int] = []
+            var k = 1
+            while k < n { ks.append(k); k *= 2 }
+            return ks + [n]
         }
     }
 
@@ -43,12 +65,15 @@ public struct RunReport {
     public let groupField: String?
     /// The run's settings as the Makefile wrote them (`SAMPLES=16`, ...), shown as given.
     public let settings: [String]
+    /// Test samples of the base, the SFT baseline and the final model (empty: none drawn).
+    public let testSamples: [TestSamples]
 
     public init(run: String, base: Model, sft: Model?, control: Model?, iterations: [Model], eSteps: [EStep],
-                humanStyles: [(style: String, share: Double)], groupField: String?, settings: [String] = []) {
+                humanStyles: [(style: String, share: Double)], groupField: String?, settings: [String] = [],
+                testSamples: [TestSamples] = []) {
         self.run = run; self.base = base; self.sft = sft; self.control = control
         self.iterations = iterations; self.eSteps = eSteps; self.humanStyles = humanStyles; self.groupField = groupField
-        self.settings = settings
+        self.settings = settings; self.testSamples = testSamples
         bestIteration = iterations.reduce(nil) { best, model in
             guard let value = model.passAt1("validation") else { return best }
             guard let best, let bestValue = best.passAt1("validation") else { return model }
@@ -107,15 +132,30 @@ public struct RunReport {
                 out.append("| \(model.title) | " + cells.joined(separator: " | ") + " |")
             }
         }
+        if !testSamples.isEmpty {
+            let ks = testSamples.map(\.ks).min { $0.count < $1.count } ?? []
+            let n = testSamples.compactMap { $0.problems.map(\.n).min() }.min() ?? 0
+            out += ["", "## Test pass@k and maj@k (%): \(n) samples per test problem", ""]
+            out.append("| model | " + ks.map { "pass@\($0)" }.joined(separator: " | ") + " | "
+                       + ks.map { "maj@\($0)" }.joined(separator: " | ") + " |")
+            out.append("|---|" + String(repeating: "---|", count: 2 * ks.count))
+            for model in testSamples {
+                let scores = Scores(model.problems, ks: ks)
+                out.append("| \(model.title) | " + ks.map { Self.percent(scores.passAtK[$0]) }.joined(separator: " | ") + " | "
+                           + ks.map { Self.percent(scores.majAtK[$0]) }.joined(separator: " | ") + " |")
+            }
+        }
         if !eSteps.isEmpty {
             out += ["", "## E-steps: samples of the previous model on the train problems", ""]
-            out.append("| iteration | samples per problem | sampled pass rate | pass@k | maj@k | problems solved | kept |")
-            out.append("|---|---|---|---|---|---|---|")
+            out.append("| iteration | samples per problem | tokens sampled | sampled pass rate | pass@k | maj@k | problems solved | kept |")
+            out.append("|---|---|---|---|---|---|---|---|")
             for step in eSteps {
-                let k = step.samples.map(\.n).min() ?? 0
+                // With adaptive rounds the problems solved early have fewer samples.
+                let k = step.samples.map(\.n).min() ?? 0, most = step.samples.map(\.n).max() ?? 0
                 let scores = Scores(step.samples, ks: [k].filter { $0 > 0 })
                 let solved = step.samples.filter { $0.correct > 0 }.count
-                out.append("| \(step.iteration) | \(k) | \(Self.percent(scores.passAt1)) | \(Self.percent(scores.passAtK[k])) (k=\(k)) "
+                out.append("| \(step.iteration) | \(k == most ? "\(k)" : "\(k)-\(most)") | \(step.tokens.map(String.init) ?? "-") "
+                           + "| \(Self.percent(scores.passAt1)) | \(Self.percent(scores.passAtK[k])) (k=\(k)) "
                            + "| \(Self.percent(scores.majAtK[k])) | \(solved)/\(step.samples.count) | \(step.kept) |")
             }
         }
@@ -200,8 +240,19 @@ public struct RunReport {
                 ("maj@k", .number(JSONNumber(scores.majAtK[k] ?? 0))),
                 ("problems_solved", .number(JSONNumber(step.samples.filter { $0.correct > 0 }.count))),
                 ("kept", .number(JSONNumber(step.kept))),
+                ("tokens", step.tokens.map { .number(JSONNumber($0)) } ?? .null),
             ]))
         })
+        var samplesJSON = JSONObject()
+        for model in testSamples {
+            let ks = model.ks, scores = Scores(model.problems, ks: ks)
+            samplesJSON[model.name] = .object(JSONObject([
+                ("samples_per_problem", JSON.number(JSONNumber(model.problems.map(\.n).min() ?? 0))),
+                ("pass@k", .object(JSONObject(ks.map { ("\($0)", JSON.number(JSONNumber(scores.passAtK[$0] ?? 0))) }))),
+                ("maj@k", .object(JSONObject(ks.map { ("\($0)", JSON.number(JSONNumber(scores.majAtK[$0] ?? 0))) }))),
+            ]))
+        }
+        if !testSamples.isEmpty { object["test_samples"] = .object(samplesJSON) }
         return .object(object)
     }
 
@@ -218,6 +269,23 @@ public struct RunReport {
         if let control, let v = control.passAt1("test") { references.append(("SFT clean", v * 100, "#16a085")) }
         return LineChart(title: "greedy pass@1 (%) per ReST-EM iteration", xLabels: ["base"] + iterations.map(\.name),
                          series: series, references: references)
+    }
+}
+
+extension RunReport {
+    /// Test pass@k (solid) and maj@k (dashed) against k for the base, SFT and the final model.
+    public func passAtKChart() -> LineChart? {
+        guard !testSamples.isEmpty else { return nil }
+        let ks = testSamples.map(\.ks).min { $0.count < $1.count } ?? []
+        let colors = ["#7f8c8d", "#2980b9", "#c0392b", "#16a085"]
+        var chart = LineChart(title: "test pass@k and maj@k (%)", xLabels: ks.map { "k=\($0)" })
+        for (i, model) in testSamples.enumerated() {
+            let scores = Scores(model.problems, ks: ks)
+            chart.series.append(("\(model.name) pass@k", ks.map { scores.passAtK[$0].map { $0 * 100 } }, colors[i % colors.count]))
+            chart.series.append(("\(model.name) maj@k", ks.map { scores.majAtK[$0].map { $0 * 100 } }, colors[i % colors.count]))
+            chart.dashedSeries.insert("\(model.name) maj@k")
+        }
+        return chart
     }
 }
 

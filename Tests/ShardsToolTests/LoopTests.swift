@@ -47,6 +47,10 @@ import Testing
         }
         let report = try String(contentsOfFile: dir.path("\(out)/report.md"), encoding: .utf8)
         #expect(report.contains("ReST^EM iteration 1 (best on validation)"), "\(report)")
+        // Test pass@k and maj@k: SAMPLES samples per test problem from base, SFT and the final model.
+        for model in ["base", "sft", "final"] { #expect(try lines("\(out)/passk/\(model).jsonl.zst").count == 24) }
+        #expect(report.contains("| final ReST^EM model |") && report.contains("maj@3"), "\(report)")
+        #expect(FileManager.default.fileExists(atPath: dir.path("\(out)/report-passk.svg")))
         #expect(report.contains("control: SFT on clean full-step data"))
         #expect(FileManager.default.fileExists(atPath: dir.path("\(out)/report.svg")))
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: dir.path("\(out)/final")) == "iter1/model")
@@ -64,6 +68,28 @@ import Testing
         #expect(retrain.stdout.contains("iter1/steps/4 --snapshots") && retrain.stdout.contains("iter1: step 2 on validation"), "\(retrain.stdout)")
         #expect(!retrain.stdout.contains("sft/steps"))
         #expect(try Data(contentsOf: dir.url("\(out)/iter1/model/model.safetensors")) == before)
+    }
+
+    /// The knobs of the ablations together: adaptive rounds (ROUNDS), fine-tuning the previous
+    /// model (FROM=previous), half of the train problems (TRAIN_PART) and no cap (CAP=all).
+    @Test func adaptiveRoundsPreviousModelAndPartOfTrain() throws {
+        let run = try make(["ITERS=2", "ROUNDS=3", "FROM=previous", "TRAIN_PART=0/2", "CAP=all", "TEST_SAMPLES=0"])
+        #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
+        let out = "runs/mini"
+        let part = try lines("\(out)/train-part.jsonl.zst")
+        #expect(part.count > 0 && part.count < 24)
+        for iteration in ["iter1", "iter2"] {
+            // A problem with 3 correct samples (CAP=all: SAMPLES) is done; others get a sample per round.
+            let rounds = try (0..<3).map { try lines("\(out)/\(iteration)/rounds/\($0).problems.jsonl.zst").count }
+            #expect(rounds[0] == part.count && rounds[1] <= rounds[0] && rounds[2] <= rounds[1], "\(rounds)")
+            let samples = try lines("\(out)/\(iteration)/samples.jsonl.zst")
+            #expect(samples.count == rounds.reduce(0, +))
+            for r in 0..<3 { #expect(samples.filter { $0.contains(#""sample":\#(r),"#) }.count == rounds[r]) }
+        }
+        #expect(run.stdout.contains("--base \(dir.path(out))/iter1/model --data \(dir.path(out))/iter2/kept.jsonl.zst"), "\(run.stdout)")
+        #expect(!FileManager.default.fileExists(atPath: dir.path("\(out)/passk")))
+        let settings = try String(contentsOfFile: dir.path("\(out)/settings.txt"), encoding: .utf8)
+        #expect(settings.contains("ROUNDS=3\nFROM=previous\n"))
     }
 
     /// Pretraining snapshots at 2 and 4 steps: the first to reach BASE_TARGET becomes the base;
