@@ -41,6 +41,23 @@ import Testing
         #expect(otherSeed != whole)
     }
 
+    /// The output name decides the format, as for every other tool: `-o x.jsonl` is plain JSONL
+    /// (it used to be zstd bytes under a .jsonl name), with the same records as `-o x.jsonl.zst`
+    /// and as stdout, over several chunks.
+    @Test func outputNameDecidesTheFormat() throws {
+        try makeModel()
+        let args = sampling + ["--chunk", "64"]
+        #expect(try runTool("generate", args + ["-o", dir.path("s.jsonl")]).status == 0)
+        #expect(try runTool("generate", args + ["-o", dir.path("s.jsonl.zst")]).status == 0)
+        let stdout = try runTool("generate", args + ["-o", "-"]).stdout
+        let plain = try Data(contentsOf: dir.url("s.jsonl"))
+        #expect(plain.prefix(4) != Data([0x28, 0xB5, 0x2F, 0xFD]), "zstd magic in a .jsonl output")
+        #expect(String(decoding: plain, as: UTF8.self) == stdout)
+        #expect(stdout.split(separator: "\n").count == 600)
+        #expect(try Data(contentsOf: dir.url("s.jsonl.zst")).prefix(4) == Data([0x28, 0xB5, 0x2F, 0xFD]))
+        #expect(try runTool("shards", ["cat", dir.path("s.jsonl.zst")]).stdout == stdout)
+    }
+
     @Test func resumeAfterKillGivesTheSameOutput() throws {
         try makeModel()
         let args = sampling + ["--chunk", "10", "--max-tokens", "48"]
@@ -76,4 +93,5 @@ import Testing
         #expect(badTemplate.status == 1 && badTemplate.stderr.contains("{{question}}"), "\(badTemplate.stderr)")
         #expect(!dir.contents().contains { $0.hasPrefix("o.jsonl.zst") }, "\(dir.contents())")
     }
+
 }
