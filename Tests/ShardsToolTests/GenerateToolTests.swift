@@ -94,4 +94,23 @@ import Testing
         #expect(!dir.contents().contains { $0.hasPrefix("o.jsonl.zst") }, "\(dir.contents())")
     }
 
+    /// A text field holding a number or an object is an error naming file, line and field, with
+    /// exit 1 and no output (a number in `problem` used to become the prompt silently).
+    @Test func nonStringTextFieldsFailWithFileAndLine() throws {
+        try makeModel()
+        let cases: [(record: String, error: String)] = [
+            (#"{"id":"b","problem":12}"#, #"field "problem" must be a string, not a number"#),
+            (#"{"id":"b","problem":{"text":"1+1="}}"#, #"field "problem" must be a string, not an object"#),
+            (#"{"id":"b","problem":"1+1=","answer":2}"#, #"field "answer" must be a string, not a number"#),
+            (#"{"id":"b","problem":"1+1=","solution":[2]}"#, #"field "solution" must be a string, not an array"#),
+        ]
+        for (record, error) in cases {
+            try (#"{"id":"a","problem":"1+1="}"# + "\n" + record + "\n").write(to: dir.url("bad.jsonl"), atomically: true, encoding: .utf8)
+            let result = try runTool("generate", ["--model", dir.path("m"), dir.path("bad.jsonl"), "--max-tokens", "4",
+                                                  "-o", dir.path("o.jsonl.zst")])
+            #expect(result.status == 1, "\(record)")
+            #expect(result.stderr == "generate: \(dir.path("bad.jsonl")):2: \(error)\n", "\(result.stderr)")
+            #expect(!dir.contents().contains { $0.hasPrefix("o.jsonl.zst") }, "\(dir.contents())")
+        }
+    }
 }

@@ -58,6 +58,30 @@ import Testing
         #expect(try runTool("verify", [dir.path("bad.jsonl"), "--cap", "2"]).status == 64)
     }
 
+    /// A text field holding a number or an object is an error naming file, line and field, with
+    /// exit 1 and no output (a number in a code problem used to become an empty prefix).
+    @Test func nonStringTextFieldsFailWithFileAndLine() throws {
+        let good = #"{"id":"a","task":"math","answer":"1","completion":"\\boxed{1}"}"#
+        let tests = #""tests":{"python":"def check(candidate):\n    assert candidate(1) == 1\n","entry_point":"f"}"#
+        let cases: [(record: String, error: String)] = [
+            (#"{"id":"b","task":"math","answer":1,"completion":"\\boxed{1}"}"#, #"field "answer" must be a string, not a number"#),
+            (#"{"id":"b","task":"math","answer":"1","completion":{"text":"1"}}"#,
+             #"field "completion" must be a string, not an object"#),
+            (#"{"id":"b","task":"code","problem":7,"completion":"def f(x):\n    return x\n",\#(tests)}"#,
+             #"field "problem" must be a string, not a number"#),
+            (#"{"id":"b","task":"math","answer":"1","solution":1,"completion":"\\boxed{1}"}"#,
+             #"field "solution" must be a string, not a number"#),
+        ]
+        for (record, error) in cases {
+            try (good + "\n" + record + "\n").write(to: dir.url("bad.jsonl"), atomically: true, encoding: .utf8)
+            for jobs in ["1", "2"] {
+                let result = try runTool("verify", [dir.path("bad.jsonl"), "--jobs", jobs, "-o", dir.path("out.jsonl.zst")])
+                #expect(result.status == 1, "\(record)")
+                #expect(result.stderr == "verify: \(dir.path("bad.jsonl")):2: \(error)\n", "\(result.stderr)")
+                #expect(!dir.contents().contains { $0.hasPrefix("out") })
+            }
+        }
+    }
 }
 
 /// `verify` on HumanEval through the command line: canonical solutions all pass, empty bodies
