@@ -84,6 +84,28 @@ import Testing
     }
 }
 
+/// `verify --help` and the README say who sandboxed programs run as, as the code does: one
+/// unprivileged uid per program from a block of 10,000 (the help text used to say "nobody").
+@Suite struct VerifyHelpTests {
+    static let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("README.md").path
+
+    /// Text with line breaks and runs of spaces as single spaces (the help is wrapped to the terminal).
+    func words(_ text: String) -> String { text.split(whereSeparator: \.isWhitespace).joined(separator: " ") }
+
+    @Test func helpAndReadmeNameTheUidsTheSandboxUses() throws {
+        let help = try runTool("verify", ["--help"])
+        #expect(help.status == 0)
+        let text = words(help.stdout)
+        #expect(!text.contains("nobody"), "\(text)")
+        #expect(text.contains("an unprivileged uid and gid of its own, one per program, taken in turn from 1000000-1009999"),
+                "\(text)")
+        let readme = words(try String(contentsOfFile: Self.readme, encoding: .utf8))
+        #expect(readme.contains("an unprivileged uid and gid of its own, one per program, taken in turn from 1000000-1009999"))
+        #expect(!readme.contains("nobody"))
+    }
+}
+
 /// `verify` on HumanEval through the command line: canonical solutions all pass, empty bodies
 /// none, and the summary says what isolation the sandbox had.
 @Suite struct VerifyCodeToolTests {
