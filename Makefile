@@ -234,11 +234,13 @@ $(foreach i,$(ITERATION_NUMBERS),$(eval $(call iteration,$(i),$(if $(filter 1,$(
 MODELS := base sft $(CONTROL) $(addprefix iter,$(ITERATION_NUMBERS))
 EVALS := $(foreach m,$(MODELS),$(foreach s,validation test train,$(OUT)/$(m)/$(s).jsonl.zst))
 
+# settings.txt: paths inside the run folder are written relative to it (TEMPLATE=data/prompt.txt),
+# so the same run in another folder (RUNS=/elsewhere) gives the same report and scores.json.
 REPORTED_SETTINGS := DATA BASE TEMPLATE SEED ITERS SAMPLES TEMP TOP_K CAP STEPS SNAPSHOT_EVERY LR WARMUP BATCH \
                      MAX_TOKENS SEQ_TOKENS GENERATE_FLAGS FINETUNE_FLAGS DEMO_FLAGS
 $(OUT)/report.md: $(EVALS) $(foreach i,$(ITERATION_NUMBERS),$(OUT)/iter$(i)/kept.jsonl.zst) | build
 	@echo "== report"
-	@printf '%s\n' $(foreach v,$(REPORTED_SETTINGS),'$(v)=$(subst ','"'"',$($(v)))') > $(OUT)/settings.txt
+	@printf '%s\n' $(foreach v,$(REPORTED_SETTINGS),'$(v)=$(subst ','"'"',$(subst $(OUT)/,,$($(v))))') > $(OUT)/settings.txt
 	$(BIN)/score --run $(OUT) $(if $(filter none,$(BY)),,--by $(BY))
 	@best=$$(jq -r .best_iteration $(OUT)/scores.json); ln -sfn $$best/model $(OUT)/final.tmp && mv -T $(OUT)/final.tmp $(OUT)/final
 	@echo "report: $(OUT)/report.md, $(OUT)/report.svg; final model: $(OUT)/final -> $$(readlink $(OUT)/final)"
