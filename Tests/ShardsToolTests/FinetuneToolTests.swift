@@ -91,7 +91,8 @@ import Testing
         let cases: [(record: String, target: String, error: String)] = [
             (#"{"problem":3,"completion":"4"}"#, "completion", #"field "problem" must be a string, not a number"#),
             (#"{"problem":"1+3=","completion":4}"#, "completion", #"field "completion" must be a string, not a number"#),
-            (#"{"prompt":{"text":"1+3="},"completion":"4"}"#, "completion", #"field "prompt" must be a string, not an object"#),
+            (#"{"prompt":{"text":"1+3="},"completion":"4"}"#, "completion",
+             #"field "prompt" must be a string, not an object"#),
             (#"{"problem":"1+3=","solution":4}"#, "solution", #"field "solution" must be a string, not a number"#),
         ]
         for (record, target, error) in cases {

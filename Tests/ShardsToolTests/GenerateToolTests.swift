@@ -105,7 +105,8 @@ import Testing
             (#"{"id":"b","problem":"1+1=","solution":[2]}"#, #"field "solution" must be a string, not an array"#),
         ]
         for (record, error) in cases {
-            try (#"{"id":"a","problem":"1+1="}"# + "\n" + record + "\n").write(to: dir.url("bad.jsonl"), atomically: true, encoding: .utf8)
+            try (#"{"id":"a","problem":"1+1="}"# + "\n" + record + "\n")
+                .write(to: dir.url("bad.jsonl"), atomically: true, encoding: .utf8)
             let result = try runTool("generate", ["--model", dir.path("m"), dir.path("bad.jsonl"), "--max-tokens", "4",
                                                   "-o", dir.path("o.jsonl.zst")])
             #expect(result.status == 1, "\(record)")

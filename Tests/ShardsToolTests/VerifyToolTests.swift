@@ -64,7 +64,8 @@ import Testing
         let good = #"{"id":"a","task":"math","answer":"1","completion":"\\boxed{1}"}"#
         let tests = #""tests":{"python":"def check(candidate):\n    assert candidate(1) == 1\n","entry_point":"f"}"#
         let cases: [(record: String, error: String)] = [
-            (#"{"id":"b","task":"math","answer":1,"completion":"\\boxed{1}"}"#, #"field "answer" must be a string, not a number"#),
+            (#"{"id":"b","task":"math","answer":1,"completion":"\\boxed{1}"}"#,
+             #"field "answer" must be a string, not a number"#),
             (#"{"id":"b","task":"math","answer":"1","completion":{"text":"1"}}"#,
              #"field "completion" must be a string, not an object"#),
             (#"{"id":"b","task":"code","problem":7,"completion":"def f(x):\n    return x\n",\#(tests)}"#,
@@ -137,5 +138,7 @@ struct VerifyToolFullDataTests {
     @Test func scoresGSM8KReferenceSolutions() throws {
         try VerifyToolTests().checkGSM8KReferenceSolutions(folder: fullDatasets!, count: 1319)
     }
-    @Test func humanEvalThroughTheTool() throws { try VerifyCodeToolTests().checkHumanEval(folder: fullDatasets!, count: 164) }
+    @Test func humanEvalThroughTheTool() throws {
+        try VerifyCodeToolTests().checkHumanEval(folder: fullDatasets!, count: 164)
+    }
 }
