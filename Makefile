@@ -12,7 +12,7 @@ SHELL := bash
 APT_PACKAGES := libzstd-dev libarchive-dev libopenblas-dev libcurl4 pkg-config zstd jq
 SWIFT_BUILD := swift build -c release
 BIN := .build/release
-SHARED_DATA := ../shared/data
+DATA_DIR ?= ../shared/data#  the full GSM8K, MATH500 and HumanEval files (DATA=gsm8k, `make datasets`)
 RUNS ?= runs#            where runs live: runs/NAME/{data,base,sft,clean,iter1,...,report.md}
 
 # ---- The ReST^EM loop: the paper's settings scaled to a 2-core machine ----------------------
@@ -123,7 +123,7 @@ $(DEMO_FILES): | build
 
 else ifeq ($(DATA),gsm8k)
 # GSM8K: validation is a stable 1/20 of the train split (by id), test is the test split.
-$(RUNS)/%/data/gsm8k-train-all.jsonl.zst: $(SHARED_DATA)/gsm8k/train.jsonl | build
+$(RUNS)/%/data/gsm8k-train-all.jsonl.zst: $(DATA_DIR)/gsm8k/train.jsonl | build
 	@mkdir -p $(@D)
 	$(BIN)/shards import gsm8k $< -o $@
 $(RUNS)/%/data/validation.jsonl.zst: $(RUNS)/%/data/gsm8k-train-all.jsonl.zst | build
@@ -132,7 +132,7 @@ $(RUNS)/%/data/train.jsonl.zst: $(RUNS)/%/data/gsm8k-train-all.jsonl.zst | build
 	@mkdir -p $(@D)/parts
 	$(BIN)/shards split --shards 20 $< -o $(@D)/parts/train.jsonl.zst
 	$(BIN)/shards cat $$(ls $(@D)/parts/train-*-of-00020.jsonl.zst | sort | tail -n +2) -o $@
-$(RUNS)/%/data/test.jsonl.zst: $(SHARED_DATA)/gsm8k/test.jsonl | build
+$(RUNS)/%/data/test.jsonl.zst: $(DATA_DIR)/gsm8k/test.jsonl | build
 	@mkdir -p $(@D)
 	$(BIN)/shards import gsm8k $< -o $@
 endif
@@ -293,11 +293,13 @@ $(OUT)/passk/final.jsonl.zst: $(foreach i,$(ITERATION_NUMBERS),$(OUT)/iter$(i)/v
 MODELS := base sft $(CONTROL) $(addprefix iter,$(ITERATION_NUMBERS))
 EVALS := $(foreach m,$(MODELS),$(foreach s,validation test train,$(OUT)/$(m)/$(s).jsonl.zst))
 
+# settings.txt: paths inside the run folder are written relative to it (TEMPLATE=data/prompt.txt),
+# so the same run in another folder (RUNS=/elsewhere) gives the same report and scores.json.
 REPORTED_SETTINGS := DATA BASE TEMPLATE SEED ITERS SAMPLES TEMP TOP_K CAP STEPS SNAPSHOT_EVERY LR WARMUP BATCH \
                      MAX_TOKENS SEQ_TOKENS ROUNDS FROM SAMPLER TRAIN_PART TEST_SAMPLES GENERATE_FLAGS FINETUNE_FLAGS DEMO_FLAGS
 $(OUT)/report.md: $(EVALS) $(foreach i,$(ITERATION_NUMBERS),$(OUT)/iter$(i)/kept.jsonl.zst) $(PASSK_FILES) | build
 	@echo "== report"
-	@printf '%s\n' $(foreach v,$(REPORTED_SETTINGS),'$(v)=$(subst ','"'"',$($(v)))') > $(OUT)/settings.txt
+	@printf '%s\n' $(foreach v,$(REPORTED_SETTINGS),'$(v)=$(subst ','"'"',$(subst $(OUT)/,,$($(v))))') > $(OUT)/settings.txt
 	$(BIN)/score --run $(OUT) $(if $(filter none,$(BY)),,--by $(BY))
 	@best=$$(jq -r .best_iteration $(OUT)/scores.json); ln -sfn $$best/model $(OUT)/final.tmp && mv -T $(OUT)/final.tmp $(OUT)/final
 	@echo "report: $(OUT)/report.md, $(OUT)/report.svg; final model: $(OUT)/final -> $$(readlink $(OUT)/final)"
@@ -346,22 +348,28 @@ ablations:
 	@echo "make ablations runs on the seed-0 demo (RUN=demo DATA=demo SEED=0)" >&2; exit 2
 endif
 
-# Checker self-test on the shipped datasets: the human reference solutions, scored by verify as
-# if a model had written them, should all be correct.
+# Checker self-test on the full datasets in DATA_DIR: the human reference solutions, scored by
+# verify as if a model had written them, should all be correct. Then the tests that `make test`
+# runs on committed slices, on the full files (the *FullData* suites run only when
+# RESTEM_DATA_DIR names them): importer counts, MATH500 500/500 and its 124,750 cross pairs,
+# GSM8K 1319/1319, HumanEval 164/164 canonical solutions correct and 0/164 bodies of `pass`.
 datasets: $(RUNS)/datasets/gsm8k-test.reference-verdicts.jsonl.zst $(RUNS)/datasets/math500.reference-verdicts.jsonl.zst \
           $(RUNS)/datasets/humaneval.reference-verdicts.jsonl.zst
+	@echo "== tests on the full datasets in $(DATA_DIR)"
+	swift build --build-tests
+	RESTEM_DATA_DIR=$(abspath $(DATA_DIR)) swift test --skip-build --filter FullData
 
 $(RUNS)/datasets/%.reference-verdicts.jsonl.zst: $(RUNS)/datasets/%.jsonl.zst | build
 	@echo "== verify: reference solutions of $* as completions"
 	$(BIN)/shards cat $< | jq -c '. + {completion: .solution, sample: 0}' | $(BIN)/verify - -o $@
 
-$(RUNS)/datasets/gsm8k-test.jsonl.zst: $(SHARED_DATA)/gsm8k/test.jsonl | build
+$(RUNS)/datasets/gsm8k-test.jsonl.zst: $(DATA_DIR)/gsm8k/test.jsonl | build
 	@mkdir -p $(@D)
 	$(BIN)/shards import gsm8k $< -o $@
-$(RUNS)/datasets/math500.jsonl.zst: $(SHARED_DATA)/math500/test.jsonl | build
+$(RUNS)/datasets/math500.jsonl.zst: $(DATA_DIR)/math500/test.jsonl | build
 	@mkdir -p $(@D)
 	$(BIN)/shards import math $< -o $@
-$(RUNS)/datasets/humaneval.jsonl.zst: $(SHARED_DATA)/humaneval/HumanEval.jsonl.gz | build
+$(RUNS)/datasets/humaneval.jsonl.zst: $(DATA_DIR)/humaneval/HumanEval.jsonl.gz | build
 	@mkdir -p $(@D)
 	$(BIN)/shards import humaneval $< -o $@
 

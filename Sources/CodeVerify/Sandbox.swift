@@ -34,6 +34,12 @@ public struct SandboxPolicy: Sendable {
     /// from letting one program's fork bomb starve another's exec.
     static let firstID: UInt32 = 1_000_000
     static let idCount: UInt32 = 10_000
+    /// Who a program runs as, in words for `verify --help` and the README; built from the ids
+    /// above so the text cannot drift from the code (it once said "the user nobody").
+    public static let identityDescription =
+        "(as root) an unprivileged uid and gid of its own, one per program, taken in turn from " +
+        "\(firstID)-\(firstID + idCount - 1) (ids no account uses), so one program's fork bomb cannot use up " +
+        "the process limit of another"
 
     public static let current: SandboxPolicy = {
         SandboxPolicy(isolation: sandbox_probe(), dropPrivileges: geteuid() == 0)

@@ -25,7 +25,7 @@ struct VerifyCommand: ParsableCommand {
             tests.call, or tests.stdio) in a sandbox: one Python process per program in a fresh \
             temporary directory, its own process group, PID, network and mount namespaces, \
             limits on CPU, memory, file size, open files and processes, a wall-clock timeout, \
-            and (as root) the unprivileged user nobody. Verdicts: correct, wrong_answer, \
+            and \(SandboxPolicy.identityDescription). Verdicts: correct, wrong_answer, \
             runtime_error, compile_error, timeout, memory_limit, output_limit, with the failing \
             test and a stderr tail in "details". What isolation was available is printed.
 

@@ -34,7 +34,7 @@ public enum JSON: Sendable, Equatable {
         return nil
     }
 
-    /// The name used in error messages ("field \"x\" is a number, expected a string").
+    /// The name used in error messages ("field \"x\" must be a string, not a number").
     public var kindName: String {
         switch self {
         case .null: "null"

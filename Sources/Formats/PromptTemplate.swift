@@ -54,7 +54,10 @@ public struct PromptTemplate: Sendable, Equatable {
     }
 
     /// The record's `prompt` if it has one (a sample from `generate`), else the rendered template.
+    /// The record's text fields must be strings (Record.checkTextFields): a number in `problem`
+    /// would otherwise become a prompt silently.
     public func prompt(for record: Record) throws -> String {
+        try record.checkTextFields()
         if let prompt = record["prompt"]?.stringValue { return prompt }
         return try render(record)
     }

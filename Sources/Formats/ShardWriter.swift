@@ -24,7 +24,7 @@ public final class ShardWriter {
             file = atomic
             base = atomic.output
         }
-        if path.hasSuffix(".zst") {
+        if Self.compresses(path) {
             let encoder = ZstdEncoder(output: base)
             self.encoder = encoder
             sink = encoder
@@ -34,6 +34,10 @@ public final class ShardWriter {
         }
         line.reserveCapacity(1 << 12)
     }
+
+    /// Whether a shard written under `path` is zstd-compressed: the output name decides (DESIGN.md,
+    /// "Shards"). Tools that assemble a shard from pieces name the pieces by this too.
+    public static func compresses(_ path: String) -> Bool { path.hasSuffix(".zst") }
 
     public func write(_ record: Record) throws {
         line.removeAll(keepingCapacity: true)

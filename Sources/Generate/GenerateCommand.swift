@@ -107,6 +107,7 @@ struct GenerateCommand: ParsableCommand {
             let modelName = client == nil ? URL(fileURLWithPath: model).lastPathComponent : model
 
             let partsDirectory = output == "-" ? nil : output + ".parts"
+            let chunkExtension = ShardWriter.compresses(output) ? ".jsonl.zst" : ".jsonl"
             if let partsDirectory { try FileManager.default.createDirectory(atPath: partsDirectory, withIntermediateDirectories: true) }
             let chunkCount = (problems.count + chunk - 1) / chunk
             let progress = ProgressLine("generating", total: problems.count)
@@ -115,7 +116,8 @@ struct GenerateCommand: ParsableCommand {
             do {
                 for c in 0..<chunkCount {
                     let range = (c * chunk)..<min((c + 1) * chunk, problems.count)
-                    let name = partsDirectory.map { "\($0)/chunk-\(String(format: "%06d", c)).jsonl.zst" }
+                    // Chunks in the output's format: their concatenation is the output.
+                    let name = partsDirectory.map { "\($0)/chunk-\(String(format: "%06d", c))\(chunkExtension)" }
                     if let name { chunkFiles.append(name) }
                     if let name, FileManager.default.fileExists(atPath: name) {
                         reused += 1
@@ -163,7 +165,7 @@ struct GenerateCommand: ParsableCommand {
             }
             progress.finish()
             if let partsDirectory {
-                // Concatenated zstd shards are one shard: join the chunks into the output.
+                // Concatenated shards (zstd frames, or JSONL lines) are one shard: join the chunks.
                 let file = try AtomicFile(path: output)
                 do {
                     for name in chunkFiles {

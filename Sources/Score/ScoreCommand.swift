@@ -218,7 +218,10 @@ struct ScoreCommand: ParsableCommand {
             i += 1
         }
         let total = max(styleCounts.values.reduce(0, +), 1)
-        let report = RunReport(run: directory, base: base, sft: try model("sft", "SFT on human data"),
+        // The run is named by its folder's name, not its path, so the same run in another folder
+        // gives the same report and scores.json.
+        let name = URL(fileURLWithPath: directory).standardizedFileURL.lastPathComponent
+        let report = RunReport(run: name, base: base, sft: try model("sft", "SFT on human data"),
                                control: try model("clean", "control: SFT on clean full-step data"),
                                iterations: iterations, eSteps: eSteps,
                                humanStyles: styleCounts.sorted { $0.value > $1.value }.map { ($0.key, Double($0.value) / Double(total)) },

@@ -53,7 +53,11 @@ public struct RunComparison {
             }
             let passCell: String = pass.map { "\(percent($0.value)) (K=\($0.k))" } ?? "-"
             let majCell: String = maj.map { percent($0.value) } ?? "-"
-            let tokens: String = run.total("tokens").map { String($0) } ?? "-"
+            var tokens: String = run.total("tokens").map { String($0) } ?? "-"
+            // Tokens saved (or spent) against the reference run, e.g. by adaptive rounds.
+            if run.name != reference.name, let mine = run.total("tokens"), let theirs = reference.total("tokens"), theirs > 0 {
+                tokens += String(format: " (%+.0f%%)", (Double(mine) / Double(theirs) - 1) * 100)
+            }
             let kept: String = run.total("kept").map { String($0) } ?? "-"
             var cells: [String] = [run.name, description, run.best ?? "-"]
             cells += [percent(run.testPassAt1(run.best)), percent(run.testPassAt1("iter1")), percent(run.testPassAt1("sft"))]

@@ -14,14 +14,14 @@ public struct Verifier: Sendable {
     }
 
     public func score(_ record: Record) throws -> Record {
+        // A number or an object in completion, answer or problem is bad data, not a value to
+        // convert (a code problem that is not a string used to become an empty prefix).
+        try record.checkTextFields()
         let task = record.task ?? (record["answer"] != nil ? "math" : nil)
         switch task {
         case "math":
             let completion = try record.string("completion")
-            guard let answer = record["answer"] else { throw DataError("field \"answer\" missing") }
-            // GSM8K-style integer answers may be JSON numbers.
-            let reference: String
-            if case .number(let n) = answer { reference = n.text } else { reference = try record.string("answer") }
+            let reference = try record.string("answer")
             let result = MathChecker.check(completion: completion, reference: reference)
             var scored = record
             scored["reward"] = .number(JSONNumber(result.reward))

@@ -9,33 +9,40 @@ import Testing
         return records
     }
 
-    @Test func gsm8kTestSplit() throws {
-        let records = try run(.gsm8k, "\(sharedData)/gsm8k/test.jsonl")
-        #expect(records.count == 1319)
+    // The committed slices: 40 GSM8K test problems, 40 MATH500 problems, 20 HumanEval problems.
+    @Test func gsm8kTestSplit() throws { try checkGSM8K(folder: datasetSlices, count: 40) }
+    @Test func math500AnswersAreTheLastBoxedExpression() throws { try checkMATH500(folder: datasetSlices, count: 40) }
+    @Test func humanEvalFromGzip() throws { try checkHumanEval(folder: datasetSlices, count: 20) }
+
+    func checkGSM8K(folder: String, count: Int) throws {
+        let records = try run(.gsm8k, "\(folder)/gsm8k/test.jsonl")
+        #expect(records.count == count)
         #expect(records[0].id == "gsm8k/test/0")
         #expect(records[0]["answer"] == "18")
+        #expect(records[2]["answer"] == "70000", "the separator of 70,000 is removed")
         #expect(records.allSatisfy { $0.task == "math" && $0["solution"] != nil && $0["problem"] != nil })
         // Every answer is a plain number: separators removed, nothing else left.
         let numeric = records.filter { Double($0["answer"]!.stringValue!) != nil }
-        #expect(numeric.count == 1319)
-        #expect(Set(records.compactMap(\.id)).count == 1319)
+        #expect(numeric.count == count)
+        #expect(Set(records.compactMap(\.id)).count == count)
     }
 
-    @Test func math500AnswersAreTheLastBoxedExpression() throws {
-        let records = try run(.math, "\(sharedData)/math500/test.jsonl")
-        #expect(records.count == 500)
+    func checkMATH500(folder: String, count: Int) throws {
+        let records = try run(.math, "\(folder)/math500/test.jsonl")
+        #expect(records.count == count)
         #expect(records[0].id == "test/precalculus/807.json")
         #expect(records[0]["level"] == 2)
         #expect(records[0]["subject"] == "Precalculus")
-        let agreeing = records.filter { lastBoxed(in: $0["solution"]!.stringValue!) == $0["answer"]!.stringValue! }
-        #expect(agreeing.count == 500, "\(records.filter { lastBoxed(in: $0["solution"]!.stringValue!) != $0["answer"]!.stringValue! }.prefix(3).map(\.id))")
+        #expect(Set(records.compactMap { $0["subject"]?.stringValue }).count == 7)
+        let disagreeing = records.filter { lastBoxed(in: $0["solution"]!.stringValue!) != $0["answer"]!.stringValue! }
+        #expect(disagreeing.isEmpty, "\(disagreeing.prefix(3).map(\.id))")
     }
 
-    @Test func humanEvalFromGzip() throws {
-        let records = try run(.humaneval, "\(sharedData)/humaneval/HumanEval.jsonl.gz")
-        #expect(records.count == 164)
+    func checkHumanEval(folder: String, count: Int) throws {
+        let records = try run(.humaneval, "\(folder)/humaneval/HumanEval.jsonl.gz")
+        #expect(records.count == count)
+        #expect(records.map(\.id) == (0..<count).map { "HumanEval/\($0)" })
         let first = records[0]
-        #expect(first.id == "HumanEval/0")
         #expect(first.task == "code")
         #expect(first["tests"]?.objectValue?["entry_point"] == "has_close_elements")
         #expect(first["tests"]?.objectValue?["python"]?.stringValue?.contains("def check(candidate)") == true)
@@ -142,4 +149,13 @@ import Testing
         #expect(dataError { _ = try run(.gsm8k, dir.path("g.jsonl")) }?.description
                 == "\(dir.path("g.jsonl")):2: field \"answer\" missing")
     }
+}
+
+/// The same checks on the full datasets (1,319 GSM8K test problems, 500 MATH500, 164 HumanEval),
+/// run only when RESTEM_DATA_DIR names their folder: `make datasets` does.
+@Suite(.enabled(if: fullDatasets != nil, "RESTEM_DATA_DIR names the full datasets"))
+struct ImporterFullDataTests {
+    @Test func gsm8kTestSplit() throws { try ImporterTests().checkGSM8K(folder: fullDatasets!, count: 1319) }
+    @Test func math500() throws { try ImporterTests().checkMATH500(folder: fullDatasets!, count: 500) }
+    @Test func humanEval() throws { try ImporterTests().checkHumanEval(folder: fullDatasets!, count: 164) }
 }

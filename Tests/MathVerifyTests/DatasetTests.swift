@@ -3,8 +3,12 @@ import Foundation
 import Testing
 @testable import MathVerify
 
-let sharedData = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().appendingPathComponent("../shared/data").standardizedFileURL.path
+/// Slices of GSM8K and MATH500 committed with the tests (Tests/Fixtures/datasets), so the tests
+/// pass in a clone in any folder.
+let datasetSlices = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("Fixtures/datasets").path
+/// The folder of the full datasets when RESTEM_DATA_DIR names one (`make datasets` sets it).
+let fullDatasets: String? = ProcessInfo.processInfo.environment["RESTEM_DATA_DIR"]
 
 func importRecords(_ dataset: Dataset, _ path: String) throws -> [Record] {
     var records: [Record] = []
@@ -12,12 +16,29 @@ func importRecords(_ dataset: Dataset, _ path: String) throws -> [Record] {
     return records
 }
 
+/// On the committed slices: 40 MATH500 problems (chosen to hold pairs of answers that are equal
+/// in another spelling) and 40 GSM8K test problems.
 @Suite struct DatasetTests {
+    @Test func math500ReferenceSolutionsAreCorrect() throws {
+        try checkMATH500ReferenceSolutions(folder: datasetSlices, count: 40)
+    }
+
+    /// The slice holds four of the hand-checked pairs, so the check below is not vacuous.
+    @Test func math500AnswersOfOtherProblemsAreWrong() throws {
+        let equal = try checkMATH500CrossPairs(folder: datasetSlices)
+        #expect(Set(equal).isSuperset(of: [#"5 == x=5"#, #"120^\circ == 120"#, #"\frac{1}{4} == \frac14"#,
+                                           #"10,\!080 == 10080"#]), "\(equal)")
+    }
+
+    @Test func gsm8kReferenceSolutionsAreCorrect() throws {
+        try checkGSM8KReferenceSolutions(folder: datasetSlices, count: 40)
+    }
+
     /// Every MATH500 reference solution, run through extraction and equivalence, matches its
     /// own answer.
-    @Test func math500ReferenceSolutionsAreCorrect() throws {
-        let records = try importRecords(.math, "\(sharedData)/math500/test.jsonl")
-        #expect(records.count == 500)
+    func checkMATH500ReferenceSolutions(folder: String, count: Int) throws {
+        let records = try importRecords(.math, "\(folder)/math500/test.jsonl")
+        #expect(records.count == count)
         var wrong: [String] = []
         for record in records {
             let verdict = MathChecker.check(completion: record["solution"]!.stringValue!, reference: record["answer"]!.stringValue!)
@@ -26,10 +47,12 @@ func importRecords(_ dataset: Dataset, _ path: String) throws -> [Record] {
         #expect(wrong.isEmpty, "\(wrong)")
     }
 
-    /// Each MATH500 answer against every other problem's answer (124,750 pairs): wrong, except
-    /// identical strings and the pairs listed below, each checked by hand to be the same value.
-    @Test func math500AnswersOfOtherProblemsAreWrong() throws {
-        let records = try importRecords(.math, "\(sharedData)/math500/test.jsonl")
+    /// Each MATH500 answer against every other problem's answer (124,750 pairs in the full set):
+    /// wrong, except identical strings and the pairs listed below, each checked by hand to be the
+    /// same value. Returns the pairs judged equal.
+    @discardableResult
+    func checkMATH500CrossPairs(folder: String) throws -> [String] {
+        let records = try importRecords(.math, "\(folder)/math500/test.jsonl")
         let answers = records.map { $0["answer"]!.stringValue! }
         var equal: [String] = []
         for i in answers.indices {
@@ -43,6 +66,7 @@ func importRecords(_ dataset: Dataset, _ path: String) throws -> [Record] {
         })
         #expect(Set(equal) == trulyEqual, "\(Set(equal).subtracting(trulyEqual).sorted())")
         print("MATH500 cross pairs judged equal: \(equal.count)")
+        return equal
     }
 
     /// Units and markup are not part of the value (degrees, dollars, a base subscript, `\\!`,
@@ -70,9 +94,9 @@ func importRecords(_ dataset: Dataset, _ path: String) throws -> [Record] {
     ]
     var handChecked: Set<String> { Self.handCheckedPairs }
 
-    @Test func gsm8kReferenceSolutionsAreCorrect() throws {
-        let records = try importRecords(.gsm8k, "\(sharedData)/gsm8k/test.jsonl")
-        #expect(records.count == 1319)
+    func checkGSM8KReferenceSolutions(folder: String, count: Int) throws {
+        let records = try importRecords(.gsm8k, "\(folder)/gsm8k/test.jsonl")
+        #expect(records.count == count)
         let wrong = records.filter {
             MathChecker.check(completion: $0["solution"]!.stringValue!, reference: $0["answer"]!.stringValue!).verdict != .correct
         }
@@ -83,5 +107,20 @@ func importRecords(_ dataset: Dataset, _ path: String) throws -> [Record] {
             #expect(MathChecker.check(completion: a["solution"]!.stringValue!, reference: b["answer"]!.stringValue!).verdict
                     == (same ? .correct : .wrongAnswer))
         }
+    }
+}
+
+/// The full datasets: 500/500 MATH500 reference solutions correct, the 124,750 cross pairs, 1319/1319
+/// GSM8K. Run only when RESTEM_DATA_DIR names their folder: `make datasets` does.
+@Suite(.enabled(if: fullDatasets != nil, "RESTEM_DATA_DIR names the full datasets"))
+struct DatasetFullDataTests {
+    @Test func math500ReferenceSolutionsAreCorrect() throws {
+        try DatasetTests().checkMATH500ReferenceSolutions(folder: fullDatasets!, count: 500)
+    }
+    @Test func math500AnswersOfOtherProblemsAreWrong() throws {
+        try DatasetTests().checkMATH500CrossPairs(folder: fullDatasets!)
+    }
+    @Test func gsm8kReferenceSolutionsAreCorrect() throws {
+        try DatasetTests().checkGSM8KReferenceSolutions(folder: fullDatasets!, count: 1319)
     }
 }

@@ -83,4 +83,27 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: dir.path("o")))
         #expect(try runTool("finetune", ["--data", dir.path("d.jsonl")]).status == 64)
     }
+
+    /// A text field holding a number or an object is an error naming file, line and field, with
+    /// exit 1 and no model directory (a number in `problem` used to become the prompt silently).
+    @Test func nonStringTextFieldsFailWithFileAndLine() throws {
+        let args = try setUp()
+        let cases: [(record: String, target: String, error: String)] = [
+            (#"{"problem":3,"completion":"4"}"#, "completion", #"field "problem" must be a string, not a number"#),
+            (#"{"problem":"1+3=","completion":4}"#, "completion", #"field "completion" must be a string, not a number"#),
+            (#"{"prompt":{"text":"1+3="},"completion":"4"}"#, "completion",
+             #"field "prompt" must be a string, not an object"#),
+            (#"{"problem":"1+3=","solution":4}"#, "solution", #"field "solution" must be a string, not a number"#),
+        ]
+        for (record, target, error) in cases {
+            try (#"{"problem":"1+1=","completion":"2","solution":"2"}"# + "\n" + record + "\n")
+                .write(to: dir.url("bad.jsonl"), atomically: true, encoding: .utf8)
+            var badArgs = args
+            badArgs[badArgs.firstIndex(of: dir.path("d.jsonl"))!] = dir.path("bad.jsonl")
+            let result = try runTool("finetune", badArgs + ["--target", target, "--out", dir.path("o"), "--steps", "1"])
+            #expect(result.status == 1, "\(record)")
+            #expect(result.stderr == "finetune: \(dir.path("bad.jsonl")):2: \(error)\n", "\(result.stderr)")
+            #expect(!dir.contents().contains { $0.hasPrefix("o") }, "\(dir.contents())")
+        }
+    }
 }

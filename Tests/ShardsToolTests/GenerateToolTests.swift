@@ -58,6 +58,23 @@ import Testing
         #expect(try runTool("generate", sampling + ["--first-sample", "-1", "-o", "-"]).status != 0)
     }
 
+    /// The output name decides the format, as for every other tool: `-o x.jsonl` is plain JSONL
+    /// (it used to be zstd bytes under a .jsonl name), with the same records as `-o x.jsonl.zst`
+    /// and as stdout, over several chunks.
+    @Test func outputNameDecidesTheFormat() throws {
+        try makeModel()
+        let args = sampling + ["--chunk", "64"]
+        #expect(try runTool("generate", args + ["-o", dir.path("s.jsonl")]).status == 0)
+        #expect(try runTool("generate", args + ["-o", dir.path("s.jsonl.zst")]).status == 0)
+        let stdout = try runTool("generate", args + ["-o", "-"]).stdout
+        let plain = try Data(contentsOf: dir.url("s.jsonl"))
+        #expect(plain.prefix(4) != Data([0x28, 0xB5, 0x2F, 0xFD]), "zstd magic in a .jsonl output")
+        #expect(String(decoding: plain, as: UTF8.self) == stdout)
+        #expect(stdout.split(separator: "\n").count == 600)
+        #expect(try Data(contentsOf: dir.url("s.jsonl.zst")).prefix(4) == Data([0x28, 0xB5, 0x2F, 0xFD]))
+        #expect(try runTool("shards", ["cat", dir.path("s.jsonl.zst")]).stdout == stdout)
+    }
+
     @Test func resumeAfterKillGivesTheSameOutput() throws {
         try makeModel()
         let args = sampling + ["--chunk", "10", "--max-tokens", "48"]
@@ -92,5 +109,26 @@ import Testing
         let badTemplate = try runTool("generate", ["--model", dir.path("m"), dir.path("p.jsonl"), "--template", dir.path("t.txt"), "-o", dir.path("o.jsonl.zst")])
         #expect(badTemplate.status == 1 && badTemplate.stderr.contains("{{question}}"), "\(badTemplate.stderr)")
         #expect(!dir.contents().contains { $0.hasPrefix("o.jsonl.zst") }, "\(dir.contents())")
+    }
+
+    /// A text field holding a number or an object is an error naming file, line and field, with
+    /// exit 1 and no output (a number in `problem` used to become the prompt silently).
+    @Test func nonStringTextFieldsFailWithFileAndLine() throws {
+        try makeModel()
+        let cases: [(record: String, error: String)] = [
+            (#"{"id":"b","problem":12}"#, #"field "problem" must be a string, not a number"#),
+            (#"{"id":"b","problem":{"text":"1+1="}}"#, #"field "problem" must be a string, not an object"#),
+            (#"{"id":"b","problem":"1+1=","answer":2}"#, #"field "answer" must be a string, not a number"#),
+            (#"{"id":"b","problem":"1+1=","solution":[2]}"#, #"field "solution" must be a string, not an array"#),
+        ]
+        for (record, error) in cases {
+            try (#"{"id":"a","problem":"1+1="}"# + "\n" + record + "\n")
+                .write(to: dir.url("bad.jsonl"), atomically: true, encoding: .utf8)
+            let result = try runTool("generate", ["--model", dir.path("m"), dir.path("bad.jsonl"), "--max-tokens", "4",
+                                                  "-o", dir.path("o.jsonl.zst")])
+            #expect(result.status == 1, "\(record)")
+            #expect(result.stderr == "generate: \(dir.path("bad.jsonl")):2: \(error)\n", "\(result.stderr)")
+            #expect(!dir.contents().contains { $0.hasPrefix("o.jsonl.zst") }, "\(dir.contents())")
+        }
     }
 }

@@ -10,9 +10,9 @@ import Testing
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().path
 
-    func make(_ extra: [String] = [], seed: Int = 0) throws -> ToolResult {
+    func make(_ extra: [String] = [], seed: Int = 0, runs: String = "runs") throws -> ToolResult {
         let bin = URL(fileURLWithPath: toolPath("generate")).deletingLastPathComponent().path
-        return try runTool("/usr/bin/make", ["-C", Self.root, "--no-print-directory", "RUNS=\(dir.path("runs"))", "RUN=mini",
+        return try runTool("/usr/bin/make", ["-C", Self.root, "--no-print-directory", "RUNS=\(dir.path(runs))", "RUN=mini",
                                              "SWIFT_BUILD=true", "BIN=\(bin)", "SEED=\(seed)", "DEMO_FLAGS=--splits 24,8,8 --pretrain-problems 24 --fact-lines 8",
                                              "PRETRAIN_STEPS=4", "PRETRAIN_EVERY=2",
                                              "ITERS=1", "SAMPLES=3", "STEPS=4", "SNAPSHOT_EVERY=2", "BATCH=4", "MAX_TOKENS=24"] + extra)
@@ -90,6 +90,26 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: dir.path("\(out)/passk")))
         let settings = try String(contentsOfFile: dir.path("\(out)/settings.txt"), encoding: .utf8)
         #expect(settings.contains("ROUNDS=3\nFROM=previous\n"))
+    }
+
+    /// The same run in two folders gives the same report, scores.json and settings: no absolute
+    /// path of the run folder is recorded (TEMPLATE and the report's title used to hold one, so
+    /// scripts/kill-and-resume.sh ended with a difference).
+    @Test func runsInDifferentFoldersReportTheSame() throws {
+        for runs in ["a/runs", "elsewhere/b/runs"] {
+            let run = try make(runs: runs)
+            #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
+        }
+        for file in ["report.md", "scores.json", "report.svg", "settings.txt"] {
+            let a = try String(contentsOfFile: dir.path("a/runs/mini/\(file)"), encoding: .utf8)
+            let b = try String(contentsOfFile: dir.path("elsewhere/b/runs/mini/\(file)"), encoding: .utf8)
+            #expect(a == b, "\(file) differs")
+            #expect(!a.contains(dir.root.path), "\(file) holds the run folder's path")
+        }
+        let settings = try String(contentsOfFile: dir.path("a/runs/mini/settings.txt"), encoding: .utf8)
+        #expect(settings.contains("TEMPLATE=data/prompt.txt\n"), "\(settings)")
+        #expect(try String(contentsOfFile: dir.path("a/runs/mini/report.md"), encoding: .utf8)
+            .hasPrefix("# ReST^EM report: mini\n"))
     }
 
     /// Pretraining snapshots at 2 and 4 steps: the first to reach BASE_TARGET becomes the base;

@@ -70,6 +70,9 @@ import Testing
         let tokens = (0..<3).map { #"{"id":"p\#($0)","sample":0,"reward":1,"extracted":"1","gen":{"tokens":\#(10 + $0)}}"# }
         #expect(try runTool("shards", ["cat", "-o", dir.path("a/iter1/verdicts.jsonl.zst")], stdin: tokens.joined(separator: "\n")).status == 0)
         try verdicts("a/iter1/kept.jsonl.zst", correct: 3, of: 3)
+        let more = (0..<3).map { #"{"id":"p\#($0)","sample":0,"reward":1,"extracted":"1","gen":{"tokens":\#(20 + 2 * $0)}}"# }
+        #expect(try runTool("shards", ["cat", "-o", dir.path("b/iter1/verdicts.jsonl.zst")], stdin: more.joined(separator: "\n")).status == 0)
+        try verdicts("b/iter1/kept.jsonl.zst", correct: 2, of: 2)
         try "SAMPLES=4\nCAP=4\n".write(toFile: dir.path("a/settings.txt"), atomically: true, encoding: .utf8)
         try "SAMPLES=4\nCAP=1\n".write(toFile: dir.path("b/settings.txt"), atomically: true, encoding: .utf8)
         let a = try runTool("score", ["--run", dir.path("a")])
@@ -88,7 +91,7 @@ import Testing
         let table = try runTool("score", ["--runs", dir.path("a"), dir.path("b")])
         #expect(table.status == 0, "\(table.stderr)")
         #expect(table.stdout.contains("| a | (reference) | iter1 | 40.0 | 40.0 | - | 33 | 3 | 100.0 (K=4) | 100.0 |"), "\(table.stdout)")
-        #expect(table.stdout.contains("| b | `CAP=1` | iter1 | 60.0 | 60.0 | - | - | - | - | - |"), "\(table.stdout)")
+        #expect(table.stdout.contains("| b | `CAP=1` | iter1 | 60.0 | 60.0 | - | 66 (+100%) | 2 | - | - |"), "\(table.stdout)")
         let none = try runTool("score", ["--runs", dir.path("a"), dir.path("nothing")])
         #expect(none.status == 1 && none.stderr.contains("no scores.json"))
     }

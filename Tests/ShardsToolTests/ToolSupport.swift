@@ -16,8 +16,13 @@ final class ToolTempDir: @unchecked Sendable {
     }
 }
 
-let sharedData = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().appendingPathComponent("../shared/data").standardizedFileURL.path
+/// Slices of GSM8K, MATH500 and HumanEval committed with the tests (Tests/Fixtures/datasets), so
+/// the tests pass in a clone in any folder.
+let datasetSlices = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("Fixtures/datasets").path
+/// The folder of the full datasets when RESTEM_DATA_DIR names one (`make datasets` sets it); the
+/// full-data suites run only then.
+let fullDatasets: String? = ProcessInfo.processInfo.environment["RESTEM_DATA_DIR"]
 
 /// The built tools sit beside the test bundle in SwiftPM's build directory.
 func toolPath(_ name: String) -> String {

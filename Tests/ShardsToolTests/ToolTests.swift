@@ -5,31 +5,39 @@ import Testing
 @Suite struct ShardsToolTests {
     let dir = ToolTempDir()
 
-    @Test func importsGSM8KIntoAStandardZstdShard() throws {
+    // The committed slices: 40 GSM8K test problems, 40 MATH500 problems, 20 HumanEval problems.
+    @Test func importsGSM8KIntoAStandardZstdShard() throws { try checkGSM8KImport(folder: datasetSlices, count: 40) }
+    @Test func importsMATH500AndHumanEval() throws {
+        try checkMATHAndHumanEvalImport(folder: datasetSlices, math: 40, code: 20)
+    }
+
+    func checkGSM8KImport(folder: String, count: Int) throws {
         let out = dir.path("t.jsonl.zst")
-        let result = try runTool("shards", ["import", "gsm8k", "\(sharedData)/gsm8k/test.jsonl", "-o", out])
+        let result = try runTool("shards", ["import", "gsm8k", "\(folder)/gsm8k/test.jsonl", "-o", out])
         #expect(result.status == 0)
-        #expect(result.stderr == "imported 1319 gsm8k problems into \(out)\n")
-        #expect(try runTool("shards", ["count", out]).stdout == "1319\n")
+        #expect(result.stderr == "imported \(count) gsm8k problems into \(out)\n")
+        #expect(try runTool("shards", ["count", out]).stdout == "\(count)\n")
         #expect(try runTool("/usr/bin/zstd", ["-t", "-q", out]).status == 0)
         let answers = try runTool("/bin/sh", ["-c", "zstdcat '\(out)' | jq -r .answer"]).stdout.split(separator: "\n")
-        #expect(answers.count == 1319)
+        #expect(answers.count == count)
         #expect(answers.prefix(3) == ["18", "3", "70000"])
         #expect(answers.allSatisfy { Double($0) != nil })
     }
 
-    @Test func importsMATH500AndHumanEval() throws {
+    func checkMATHAndHumanEvalImport(folder: String, math mathCount: Int, code codeCount: Int) throws {
         let math = dir.path("m.jsonl.zst"), code = dir.path("h.jsonl")
-        #expect(try runTool("shards", ["import", "math", "\(sharedData)/math500/test.jsonl", "-o", math]).status == 0)
-        #expect(try runTool("shards", ["import", "humaneval", "\(sharedData)/humaneval/HumanEval.jsonl.gz", "-o", code]).status == 0)
-        #expect(try runTool("shards", ["count", math, code]).stdout == "500\t\(math)\n164\t\(code)\n664\ttotal\n")
+        #expect(try runTool("shards", ["import", "math", "\(folder)/math500/test.jsonl", "-o", math]).status == 0)
+        #expect(try runTool("shards", ["import", "humaneval", "\(folder)/humaneval/HumanEval.jsonl.gz", "-o", code])
+            .status == 0)
+        #expect(try runTool("shards", ["count", math, code]).stdout
+                == "\(mathCount)\t\(math)\n\(codeCount)\t\(code)\n\(mathCount + codeCount)\ttotal\n")
         let stats = try runTool("shards", ["stats", "--json", math, code]).stdout
-        #expect(stats.contains(#""tasks":{"math":500,"code":164}"#))
+        #expect(stats.contains(#""tasks":{"math":\#(mathCount),"code":\#(codeCount)}"#), "\(stats)")
     }
 
     @Test func catHeadAndStdinPipes() throws {
         let shard = dir.path("t.jsonl.zst")
-        _ = try runTool("shards", ["import", "gsm8k", "\(sharedData)/gsm8k/test.jsonl", "-o", shard])
+        _ = try runTool("shards", ["import", "gsm8k", "\(datasetSlices)/gsm8k/test.jsonl", "-o", shard])
         let piped = try runTool("/bin/sh", ["-c", "cat '\(shard)' | '\(toolPath("shards"))' head -n 2 | '\(toolPath("shards"))' count"])
         #expect(piped.stdout == "2\n")
         let head = try runTool("shards", ["head", "-n", "1", shard]).stdout
@@ -39,7 +47,7 @@ import Testing
 
     @Test func splitPartsMatchShardSelectionAndCoverEverything() throws {
         let shard = dir.path("t.jsonl.zst")
-        _ = try runTool("shards", ["import", "gsm8k", "\(sharedData)/gsm8k/test.jsonl", "-o", shard])
+        _ = try runTool("shards", ["import", "gsm8k", "\(datasetSlices)/gsm8k/test.jsonl", "-o", shard])
         try FileManager.default.createDirectory(atPath: dir.path("parts"), withIntermediateDirectories: true)
         let split = try runTool("shards", ["split", "--shards", "3", shard, "-o", dir.path("parts/t.jsonl.zst")])
         #expect(split.status == 0)
@@ -58,7 +66,7 @@ import Testing
     /// Each bad input: exit 1, one line on stderr naming the file (and line or byte), no output.
     @Test func badInputFailsCleanlyWithoutOutput() throws {
         let good = dir.path("good.jsonl.zst")
-        _ = try runTool("shards", ["import", "gsm8k", "\(sharedData)/gsm8k/test.jsonl", "-o", good])
+        _ = try runTool("shards", ["import", "gsm8k", "\(datasetSlices)/gsm8k/test.jsonl", "-o", good])
         let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: good)))
         try Data(bytes.prefix(bytes.count - 100)).write(to: dir.url("truncated.jsonl.zst"))
         var flipped = bytes
@@ -164,5 +172,15 @@ import Testing
             #expect(try runTool("shards", ["demo", "-o", dir.path("c")] + bad).status == 64)
         }
         #expect(!FileManager.default.fileExists(atPath: dir.path("c")))
+    }
+}
+
+/// The imports of the full datasets (1,319 GSM8K test problems, 500 MATH500, 164 HumanEval), run
+/// only when RESTEM_DATA_DIR names their folder: `make datasets` does.
+@Suite(.enabled(if: fullDatasets != nil, "RESTEM_DATA_DIR names the full datasets"))
+struct ShardsToolFullDataTests {
+    @Test func importsGSM8K() throws { try ShardsToolTests().checkGSM8KImport(folder: fullDatasets!, count: 1319) }
+    @Test func importsMATH500AndHumanEval() throws {
+        try ShardsToolTests().checkMATHAndHumanEvalImport(folder: fullDatasets!, math: 500, code: 164)
     }
 }

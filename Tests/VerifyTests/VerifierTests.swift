@@ -21,9 +21,17 @@ import Testing
         #expect(none["reward"] == 0)
     }
 
-    @Test func numericAnswersAndInferredTask() throws {
-        var record = Record(["id": "p", "answer": 7, "completion": "#### 7"])
+    /// The answer is text (DESIGN.md, "Records"): a JSON number there is an error that names the
+    /// field, as in every text field (a number in a code problem used to become an empty prefix).
+    @Test func textFieldsMustBeStringsAndTheTaskIsInferred() throws {
+        var record = Record(["id": "p", "answer": "7", "completion": "#### 7"])
         #expect(try Verifier().score(record)["verdict"] == "correct")
+        record["answer"] = 7
+        #expect(throws: DataError("field \"answer\" must be a string, not a number")) { try Verifier().score(record) }
+        let code = Record(["id": "c", "task": "code", "problem": ["text": "def f(x):"], "completion": "    return x\n",
+                           "tests": ["python": "def check(candidate):\n    assert candidate(1) == 1\n", "entry_point": "f"]])
+        #expect(throws: DataError("field \"problem\" must be a string, not an object")) { try Verifier().score(code) }
+        record["answer"] = "7"
         record["task"] = "chess"
         #expect(throws: DataError.self) { try Verifier().score(record) }
     }
