@@ -13,7 +13,7 @@ import Glibc
 struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
-        abstract: "Score sample shards: add reward, verdict and extracted to every record.",
+        abstract: "Score sample shards: add reward, verdict, extracted and verifier to every record.",
         discussion: """
             Math records (task "math") are correct when the completion's final answer (the \
             answer marker that comes last: \\boxed{} or a final group of boxes, '#### N', \
