@@ -33,6 +33,7 @@ struct VerifyCommand: ParsableCommand {
               verify samples.jsonl.zst -o verdicts.jsonl.zst
               verify samples.jsonl.zst --keep correct --cap 10 --seed 1 -o kept.jsonl.zst
               verify samples.jsonl.zst --keep correct --cap 4 --verdicts verdicts.jsonl.zst -o kept.jsonl.zst
+              verify samples.jsonl.zst --keep correct --cap 4 --dedup normalized -o kept.jsonl.zst
               verify humaneval-samples.jsonl.zst --timeout 5 --memory 512 -o verdicts.jsonl.zst
               generate ... -o - | verify - --keep correct | shards count
             """)
@@ -47,7 +48,16 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: "Which records to write: all, or only correct ones.") var keep: Keep = .all
     @Option(help: "With --keep correct: at most N correct samples per problem id, distinct solutions first.")
     var cap: Int?
-    @Option(help: "Seed for the --cap choice.") var seed: UInt64 = 0
+    @Option(help: ArgumentHelp(
+        "With --keep correct: when two completions of one problem are the same solution.",
+        discussion: """
+            exact: distinct completions (up to white space) first, repeats fill up the --cap.
+            normalized: equal after normalization (math: white space collapsed; code: also \
+            without comments and blank lines, indentation and string literals kept) count as one; \
+            the kept set never holds two of them, with or without --cap.
+            """))
+    var dedup: Dedup = .exact
+    @Option(help: "Seed for the --cap and --dedup choice.") var seed: UInt64 = 0
     @Option(help: "With --keep correct: also write every scored record (all verdicts) to this shard.")
     var verdicts: String?
     @Option(help: "Wall-clock seconds per program (code).") var timeout: Double = 10
@@ -59,6 +69,9 @@ struct VerifyCommand: ParsableCommand {
     func validate() throws {
         if let cap, cap < 1 { throw ValidationError("--cap must be at least 1") }
         if cap != nil, keep != .correct { throw ValidationError("--cap selects among correct samples; add --keep correct") }
+        if dedup != .exact, keep != .correct {
+            throw ValidationError("--dedup \(dedup.rawValue) selects among correct samples; add --keep correct")
+        }
         if verdicts != nil, keep != .correct { throw ValidationError("--verdicts is for --keep correct (the output already holds all)") }
         if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
         if timeout <= 0 { throw ValidationError("--timeout must be positive") }
@@ -74,7 +87,8 @@ struct VerifyCommand: ParsableCommand {
             let interpreter = python ?? CodeChecker.defaultPython()
             let verifier = Verifier(code: interpreter.map { CodeChecker(python: $0, limits: limits) })
             var summary = VerifySummary()
-            var capped = cap.map { CapSelection(cap: $0, seed: seed) }
+            // Deduplication alone is a selection without a cap.
+            var capped = cap != nil || dedup != .exact ? CapSelection(cap: cap ?? .max, seed: seed, dedup: dedup) : nil
             let progress = ProgressLine("verifying")
             let allVerdicts = try verdicts.map { try ShardWriter(path: $0) }
             do {
@@ -101,7 +115,9 @@ struct VerifyCommand: ParsableCommand {
                                 try allVerdicts?.write(record)
                                 guard keep == .all || record["reward"]?.intValue == 1 else { continue }
                                 if capped != nil {
-                                    guard let id = record.id else { throw DataError("field \"id\" missing (needed by --cap)") }
+                                    guard let id = record.id else {
+                                        throw DataError("field \"id\" missing (needed by --cap and --dedup)")
+                                    }
                                     capped!.add(record, id: id)
                                 } else {
                                     try writer.write(record)
@@ -140,3 +156,5 @@ struct VerifyCommand: ParsableCommand {
         }
     }
 }
+
+extension Dedup: ExpressibleByArgument {}
