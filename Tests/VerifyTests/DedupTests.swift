@@ -69,7 +69,10 @@ import Testing
     }
 
     @Test func normalizedChoiceIsReproducibleAndIndependentOfOrder() {
-        let records = (0..<12).map { correct("a", "solution \($0 % 3)" + String(repeating: " ", count: $0), task: "math", sample: $0) }
+        // Four spellings (trailing spaces) of each of three solutions.
+        let records = (0..<12).map {
+            correct("a", "solution \($0 % 3)" + String(repeating: " ", count: $0), task: "math", sample: $0)
+        }
         func chosen(_ input: [Record], seed: UInt64) -> [Int] {
             keep(input, dedup: .normalized, seed: seed).map { $0["sample"]!.intValue! }
         }
