@@ -70,7 +70,7 @@ let package = Package(
         .testTarget(name: "FormatsTests", dependencies: ["Formats"], exclude: ["Fixtures"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Formats"], exclude: ["Fixtures"]),
         .testTarget(name: "MathVerifyTests", dependencies: ["MathVerify", "Formats"], exclude: ["Fixtures"]),
-        .testTarget(name: "VerifyTests", dependencies: ["Verify", "Formats"]),
+        .testTarget(name: "VerifyTests", dependencies: ["Verify", "Formats", "MathVerify", "CodeVerify"]),
         .testTarget(name: "DemoTaskTests", dependencies: ["DemoTask", "Formats", "Model"]),
         .testTarget(name: "ScoringTests", dependencies: ["Scoring", "Formats"]),
         .testTarget(name: "CodeVerifyTests", dependencies: ["CodeVerify", "Formats"]),

@@ -26,6 +26,11 @@ public struct CodeCheckResult: Sendable {
 /// Runs a code record's tests in the sandbox and decides the verdict from what the parent
 /// observes: the process status, the captured output, and the harness's proven report.
 public struct CodeChecker: Sendable {
+    /// Written into every code verdict record as `verifier`. Bump it whenever a verdict can
+    /// change (the harness, the comparisons, the limits' defaults, the sandbox's rules), so
+    /// verdict shards from before and after can be told apart and `verify --compare`d.
+    public static let version = "code/1"
+
     public let python: String
     public let limits: SandboxLimits
     public let policy: SandboxPolicy

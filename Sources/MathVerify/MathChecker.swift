@@ -15,6 +15,12 @@ public struct MathCheckResult: Sendable, Equatable {
 
 /// Scores a completion against a reference answer: extract, then decide equivalence.
 public enum MathChecker {
+    /// Written into every math verdict record as `verifier`, so a verdict shard says which checker
+    /// decided it. Bump it whenever any verdict or `extracted` answer can change (extraction,
+    /// normalization or equivalence rules); `verify --compare` then shows what the bump changed.
+    /// 2: relations, named answers, the last answer marker wins.
+    public static let version = "math/2"
+
     public static func check(completion: String, reference: String) -> MathCheckResult {
         guard let (answer, _) = extractAnswer(from: completion) else {
             return MathCheckResult(verdict: .noAnswer, extracted: nil)

@@ -2,18 +2,22 @@ import Formats
 
 /// `--cap N`: keeps at most N correct samples per problem (the paper's cap of 10 stops easy
 /// problems from dominating the fine-tuning set). The choice is reproducible from the seed and
-/// independent of input order within a problem, and prefers distinct solutions: duplicates
-/// (same completion up to white space) are taken only when there are fewer than N distinct.
+/// independent of input order within a problem, and prefers distinct solutions. With
+/// `Dedup.exact`, duplicates (same completion up to white space) are taken only when there are
+/// fewer than N distinct; with `Dedup.normalized` never, so a repeated solution cannot weigh
+/// double in fine-tuning (cap `Int.max`: deduplication alone).
 public struct CapSelection {
     public let cap: Int
     public let seed: UInt64
+    public let dedup: Dedup
     private var groups: [String: [(order: Int, record: Record)]] = [:]
     private var problemOrder: [String] = []
     private var count = 0
 
-    public init(cap: Int, seed: UInt64) {
+    public init(cap: Int, seed: UInt64, dedup: Dedup = .exact) {
         self.cap = cap
         self.seed = seed
+        self.dedup = dedup
     }
 
     public mutating func add(_ record: Record, id: String) {
@@ -32,8 +36,12 @@ public struct CapSelection {
             var chosen: [(order: Int, record: Record)] = []
             var duplicates: [(order: Int, record: Record)] = []
             for entry in ranked {
-                let key = Self.solutionKey(entry.record)
-                if seen.insert(key).inserted { chosen.append(entry) } else { duplicates.append(entry) }
+                let key = dedup == .exact ? Self.solutionKey(entry.record) : CompletionKey.normalized(entry.record)
+                if seen.insert(key).inserted {
+                    chosen.append(entry)
+                } else if dedup == .exact {
+                    duplicates.append(entry)
+                }
             }
             chosen = Array((chosen + duplicates).prefix(cap))
             output += chosen.sorted { $0.order < $1.order }.map(\.record)
@@ -48,6 +56,6 @@ public struct CapSelection {
     }
 
     static func solutionKey(_ record: Record) -> String {
-        (record["completion"]?.stringValue ?? "").split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        CompletionKey.whitespace(record["completion"]?.stringValue ?? "")
     }
 }

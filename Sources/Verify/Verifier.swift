@@ -3,8 +3,11 @@ import Dispatch
 import Formats
 import MathVerify
 
-/// Scores one sample record: adds `reward`, `verdict` and (for math) `extracted`, keeping every
-/// other field. Fails with a DataError naming the missing field for records it cannot score.
+/// Scores one sample record: adds `reward`, `verdict`, (for math) `extracted`, `verifier` (the
+/// checker and its version) and (for code) `details`, keeping every other field. A record scored
+/// before is re-scored: its verdict fields are replaced in place, and one the new verdict does
+/// not set is removed, so no stale `details` or `extracted` survives. Fails with a DataError
+/// naming the missing field for records it cannot score.
 public struct Verifier: Sendable {
     /// The sandboxed checker for `task: "code"` records (nil: no Python interpreter found).
     public let code: CodeChecker?
@@ -27,6 +30,8 @@ public struct Verifier: Sendable {
             scored["reward"] = .number(JSONNumber(result.reward))
             scored["verdict"] = .string(result.verdict.rawValue)
             scored["extracted"] = result.extracted.map(JSON.string) ?? .null
+            scored["verifier"] = .string(MathChecker.version)
+            scored["details"] = nil
             return scored
         case "code":
             guard let code else { throw DataError("task \"code\" needs python3 (none found; give --python PATH)") }
@@ -34,7 +39,9 @@ public struct Verifier: Sendable {
             var scored = record
             scored["reward"] = .number(JSONNumber(result.reward))
             scored["verdict"] = .string(result.verdict.rawValue)
-            if !result.details.entries.isEmpty { scored["details"] = .object(result.details) }
+            scored["extracted"] = nil
+            scored["verifier"] = .string(CodeChecker.version)
+            scored["details"] = result.details.entries.isEmpty ? nil : .object(result.details)
             return scored
         case nil:
             throw DataError("field \"task\" missing (and no \"answer\" to infer a math task)")

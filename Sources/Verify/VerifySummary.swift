@@ -8,6 +8,8 @@ public struct VerifySummary {
     private var solved = Set<String>()
     private var problems = Set<String>()
     public var kept = 0
+    /// False where nothing is selected (`--compare`), so the summary does not claim "kept 0".
+    public var reportsKept = true
     public private(set) var sawCode = false
 
     public init() {}
@@ -33,7 +35,8 @@ public struct VerifySummary {
             .map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         return [
             "verified \(samples) samples: \(counts)",
-            "pass rate \(percent(correct, samples)); problems solved \(solved.count)/\(problems.count) (\(percent(solved.count, problems.count))); kept \(kept)",
+            "pass rate \(percent(correct, samples)); problems solved \(solved.count)/\(problems.count) "
+                + "(\(percent(solved.count, problems.count)))" + (reportsKept ? "; kept \(kept)" : ""),
         ]
     }
 }

@@ -48,6 +48,35 @@ import Testing
         #expect(try runTool("verify", [samples, "--verdicts", dir.path("x.jsonl.zst")]).status == 64)
     }
 
+    @Test func dedupNormalizedKeepsOneOfEachSolution() throws {
+        // Math: two solutions, one written three ways; code: a comment is not a new solution,
+        // a '#' inside a string literal is.
+        let math = ["so \\\\boxed{7}", "so  \\\\boxed{7}\\n", "7+0: \\\\boxed{7}", " so \\\\boxed{7}"]
+            .enumerated().map { #"{"id":"m","task":"math","answer":"7","completion":"\#($1)","sample":\#($0)}"# }
+        let code = [#"print(\"7\")"#, #"print(\"7\")  # seven"#, ##"print(\"7\" if \"#\" else \"\")"##]
+            .enumerated().map {
+                #"{"id":"c","task":"code","completion":"\#($1)\n","sample":\#($0),"#
+                    + #""tests":{"stdio":[{"input":"","output":"7\n"}]}}"#
+            }
+        try (math + code).joined(separator: "\n").appending("\n")
+            .write(to: dir.url("s.jsonl"), atomically: true, encoding: .utf8)
+        func keptSamples(_ arguments: [String]) throws -> [String] {
+            let result = try runTool("verify", [dir.path("s.jsonl"), "--keep", "correct"] + arguments)
+            #expect(result.status == 0, "\(result.stderr)")
+            return result.stdout.split(separator: "\n").map {
+                String($0.firstMatch(of: /"id":"(.)".*"sample":(\d)/).map { "\($0.1)\($0.2)" } ?? "?")
+            }
+        }
+        #expect(try keptSamples([]).count == 7)
+        let normalized = try keptSamples(["--dedup", "normalized"])
+        #expect(normalized.filter { $0.hasPrefix("m") }.count == 2, "\(normalized)")
+        #expect(normalized.filter { $0.hasPrefix("c") }.count == 2, "\(normalized)")
+        #expect(normalized.contains("m2") && normalized.contains("c2"))
+        #expect(try keptSamples(["--dedup", "normalized", "--cap", "3"]) == normalized)
+        #expect(try keptSamples(["--cap", "3"]).count == 6)
+        #expect(try runTool("verify", [dir.path("s.jsonl"), "--dedup", "normalized"]).status == 64)
+    }
+
     @Test func badRecordsFailWithFileAndLine() throws {
         try "{\"id\":\"a\",\"task\":\"math\",\"answer\":\"1\",\"completion\":\"\\\\boxed{1}\"}\n{\"id\":\"b\",\"task\":\"math\",\"answer\":\"1\"}\n"
             .write(to: dir.url("bad.jsonl"), atomically: true, encoding: .utf8)

@@ -1,4 +1,6 @@
+import CodeVerify
 import Formats
+import MathVerify
 import Testing
 @testable import Verify
 
@@ -14,11 +16,39 @@ import Testing
         #expect(scored["verdict"] == "correct")
         #expect(scored["extracted"] == "12")
         #expect(scored["custom"] == ["kept": true])
-        #expect(scored.fields.keys == ["id", "task", "answer", "completion", "sample", "custom", "reward", "verdict", "extracted"])
+        #expect(scored["verifier"] == "math/2")
+        #expect(scored.fields.keys == ["id", "task", "answer", "completion", "sample", "custom",
+                                       "reward", "verdict", "extracted", "verifier"])
         let none = try Verifier().score(sample("p", "hmm"))
         #expect(none["verdict"] == "no_answer")
         #expect(none["extracted"] == .null)
         #expect(none["reward"] == 0)
+    }
+
+    @Test func verifierNamesTheCheckerAndItsVersion() throws {
+        #expect(MathChecker.version == "math/2")
+        #expect(CodeChecker.version == "code/1")
+        // Re-scoring an old verdict record replaces its fields in place and drops stale ones.
+        var old = sample("p", "so \\boxed{12}")
+        old["reward"] = 0
+        old["verdict"] = "wrong_answer"
+        old["extracted"] = "1"
+        old["details"] = ["stderr": "old"]
+        let rescored = try Verifier().score(old)
+        #expect(rescored["verdict"] == "correct")
+        #expect(!rescored.fields.keys.contains("details"))
+        #expect(rescored.fields.keys == ["id", "task", "answer", "completion", "sample", "custom",
+                                         "reward", "verdict", "extracted", "verifier"])
+    }
+
+    @Test(.enabled(if: CodeChecker.defaultPython() != nil))
+    func codeVerdictsNameTheCodeChecker() throws {
+        let record = Record(["id": "c", "task": "code", "completion": "print(input())\n", "extracted": "stale",
+                             "tests": ["stdio": [["input": "7\n", "output": "7\n"]]]])
+        let scored = try Verifier().score(record)
+        #expect(scored["verdict"] == "correct", "\(scored.jsonLine())")
+        #expect(scored["verifier"] == "code/1")
+        #expect(!scored.fields.keys.contains("extracted"))
     }
 
     /// The answer is text (DESIGN.md, "Records"): a JSON number there is an error that names the
