@@ -31,10 +31,14 @@ let package = Package(
         // Async-signal-safe removal of temporary files on SIGINT/SIGTERM.
         .target(name: "CSignalCleanup"),
 
+        // Records and shards: JSON, zstd/gzip streams, atomic files, shard selection.
         .target(name: "Formats", dependencies: ["CZstd", "CArchive", "CSignalCleanup"]),
+        // The engine: safetensors model directories, tokenizer, transformer, training, sampling.
         .target(name: "Model", dependencies: ["COpenBLAS", "Formats"]),
-        // Math answers: extraction and equivalence (exact rationals on BigInt).
+        // Math answers: extraction (boxes, markers) and equivalence (exact rationals on BigInt).
         .target(name: "MathVerify", dependencies: ["Formats", .product(name: "BigInt", package: "BigInt")]),
+        // Public datasets into problem records (importers) and the prompt templates of the tools.
+        .target(name: "Datasets", dependencies: ["Formats", "MathVerify"]),
         // The `verify` tool's library: scoring records, the per-problem cap, the summary.
         // Code answers: the sandbox and the test harnesses.
         .target(name: "CodeVerify", dependencies: ["Formats", "CSandbox"]),
@@ -51,29 +55,33 @@ let package = Package(
         ]),
 
         .executableTarget(name: "Shards", dependencies: [
-            "Formats", "DemoTask", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Formats", "Datasets", "DemoTask", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "Filter", dependencies: [
             "Formats", "Verify", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "Generate", dependencies: [
-            "Formats", "Model", "Endpoint", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Formats", "Datasets", "Model", "Endpoint", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "Finetune", dependencies: [
-            "Formats", "Model", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Formats", "Datasets", "Model", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "Score", dependencies: [
             "Formats", "Scoring", "ToolSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .executableTarget(name: "Bench", dependencies: ["Formats", "Model", "MathVerify", "CodeVerify", "Verify"]),
+        .executableTarget(name: "Bench", dependencies: ["Formats", "Datasets", "Model", "MathVerify", "CodeVerify", "Verify"]),
 
-        .testTarget(name: "FormatsTests", dependencies: ["Formats"], exclude: ["Fixtures"]),
-        .testTarget(name: "ModelTests", dependencies: ["Model", "Formats"], exclude: ["Fixtures"]),
-        .testTarget(name: "MathVerifyTests", dependencies: ["MathVerify", "Formats"], exclude: ["Fixtures"]),
+        // What the library tests share: temporary folders, the committed dataset slices.
+        .target(name: "TestSupport", dependencies: ["Formats"], path: "Tests/TestSupport"),
+        .testTarget(name: "FormatsTests", dependencies: ["Formats", "TestSupport"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "Formats", "MathVerify", "TestSupport"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "Formats", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "MathVerifyTests", dependencies: ["MathVerify", "Datasets", "Formats", "TestSupport"],
+                    exclude: ["Fixtures"]),
         .testTarget(name: "VerifyTests", dependencies: ["Verify", "Formats", "MathVerify", "CodeVerify"]),
         .testTarget(name: "DemoTaskTests", dependencies: ["DemoTask", "Formats", "Model"]),
         .testTarget(name: "ScoringTests", dependencies: ["Scoring", "Formats"]),
-        .testTarget(name: "CodeVerifyTests", dependencies: ["CodeVerify", "Formats"]),
+        .testTarget(name: "CodeVerifyTests", dependencies: ["CodeVerify", "Datasets", "Formats", "TestSupport"]),
         .testTarget(name: "ShardsToolTests", dependencies: ["Formats"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,6 +1,7 @@
 // `make bench`: every figure beside a reference measured in the same run, because the machine
 // is shared and noisy. Each timing is the best of several repetitions.
 import Foundation
+import Datasets
 import Formats
 import CodeVerify
 import MathVerify

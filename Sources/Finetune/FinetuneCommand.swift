@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Datasets
 import Formats
 import Model
 import ToolSupport

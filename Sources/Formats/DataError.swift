@@ -25,7 +25,7 @@ public struct DataError: Error, Sendable, CustomStringConvertible, Equatable {
 public struct BrokenPipe: Error, Sendable {}
 
 /// The error for a failed system call, with the OS's reason.
-func systemError(_ what: String, _ path: String, errno code: Int32) -> DataError {
+public func systemError(_ what: String, _ path: String, errno code: Int32) -> DataError {
     DataError("\(what): \(String(cString: strerror(code)))", at: path)
 }
 

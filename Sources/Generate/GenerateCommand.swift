@@ -1,6 +1,7 @@
 import ArgumentParser
 import Endpoint
 import Foundation
+import Datasets
 import Formats
 import Model
 import ToolSupport

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DemoTask
+import Datasets
 import Formats
 import Foundation
 import ToolSupport

@@ -1,14 +1,9 @@
 import Foundation
 import Testing
 @testable import CodeVerify
+import Datasets
 @testable import Formats
-
-/// A slice of HumanEval committed with the tests (Tests/Fixtures/datasets), so the tests pass in
-/// a clone in any folder.
-let datasetSlices = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("Fixtures/datasets").path
-/// The folder of the full datasets when RESTEM_DATA_DIR names one (`make datasets` sets it).
-let fullDatasets: String? = ProcessInfo.processInfo.environment["RESTEM_DATA_DIR"]
+import TestSupport
 
 func checker(timeout: Double = 10) -> CodeChecker {
     var limits = SandboxLimits()

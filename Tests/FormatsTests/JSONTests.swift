@@ -1,5 +1,6 @@
 import Testing
 @testable import Formats
+import TestSupport
 
 @Suite struct JSONTests {
     @Test func keepsKeyOrderAndNumberText() throws {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Formats
+import TestSupport
 
 @Suite struct ShardTests {
     static let hostile: [Record] = [

@@ -1,14 +1,10 @@
+import Datasets
 import Formats
 import Foundation
 import Testing
 @testable import MathVerify
+import TestSupport
 
-/// Slices of GSM8K and MATH500 committed with the tests (Tests/Fixtures/datasets), so the tests
-/// pass in a clone in any folder.
-let datasetSlices = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("Fixtures/datasets").path
-/// The folder of the full datasets when RESTEM_DATA_DIR names one (`make datasets` sets it).
-let fullDatasets: String? = ProcessInfo.processInfo.environment["RESTEM_DATA_DIR"]
 
 func importRecords(_ dataset: Dataset, _ path: String) throws -> [Record] {
     var records: [Record] = []

@@ -1,3 +1,4 @@
+import Formats
 /// A prompt template: text with `{{field}}` placeholders filled from a record's string (or
 /// number) fields. `generate` and `finetune` share it, so a model is trained on exactly the
 /// prompts it will be sampled with. The default template is just `{{problem}}`.

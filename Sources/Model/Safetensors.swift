@@ -1,3 +1,4 @@
+import Formats
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -166,10 +167,10 @@ public func writeSafetensors(_ tensors: [NamedTensor], metadata: [String: String
     let file = try AtomicFile(path: path)
     do {
         var length = UInt64(headerBytes.count).littleEndian
-        try withUnsafeBytes(of: &length) { try file.output.write($0) }
-        try headerBytes.withUnsafeBytes { try file.output.write($0) }
+        try withUnsafeBytes(of: &length) { try file.write($0) }
+        try headerBytes.withUnsafeBytes { try file.write($0) }
         for tensor in sorted {
-            try tensor.values.withUnsafeBytes { try file.output.write($0) }
+            try tensor.values.withUnsafeBytes { try file.write($0) }
         }
         try file.commit()
     } catch {

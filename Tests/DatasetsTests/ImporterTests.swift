@@ -1,6 +1,9 @@
 import Foundation
 import Testing
-@testable import Formats
+@testable import Datasets
+import Formats
+import MathVerify
+import TestSupport
 
 @Suite struct ImporterTests {
     func run(_ dataset: Dataset, _ path: String, split: String? = nil) throws -> [Record] {

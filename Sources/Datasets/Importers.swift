@@ -1,4 +1,6 @@
+import Formats
 import Foundation
+import MathVerify
 
 /// Dataset importers: each turns a public dataset's own file format into problem records with
 /// the fields of DESIGN.md (`id`, `task`, `problem`, `answer` or `tests`, `solution`).

@@ -1,5 +1,5 @@
 import Testing
-@testable import Formats
+@testable import MathVerify
 
 @Suite struct BoxedAnswerTests {
     @Test(arguments: [

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
-@testable import Formats
+import Formats
+@testable import Model
+import TestSupport
 
 let formatsFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
 
