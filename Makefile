@@ -100,7 +100,7 @@ test: deps
 	swift build --build-tests
 	swift test
 
-# `make bench SECTIONS="math code"` runs only those sections (engine, shards, math, code).
+# `make bench SECTIONS="math code"` runs only those sections (engine, shards, math, code, tokenizer).
 bench: deps
 	$(SWIFT_BUILD) --product bench
 	$(BIN)/bench $(SECTIONS)

@@ -38,6 +38,20 @@ func shell(_ command: String) throws {
     guard process.terminationStatus == 0 else { throw DataError("benchmark command failed: \(command)") }
 }
 
+/// A shell command's standard output.
+func shellOutput(_ command: String) throws -> String {
+    let process = Process()
+    let pipe = Pipe()
+    process.executableURL = URL(fileURLWithPath: "/bin/sh")
+    process.arguments = ["-c", command]
+    process.standardOutput = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else { throw DataError("benchmark command failed: \(command)") }
+    return String(decoding: data, as: UTF8.self)
+}
+
 // MARK: sgemm peak (the reference for every compute benchmark)
 
 func sgemmGFLOPs(size n: Int, threads: Int) -> Double {
@@ -305,15 +319,66 @@ func benchDecode(peak: Double) -> [Row] {
     return rows
 }
 
+// MARK: tokenizer
+
+/// Loading synthetic 50K- and 150K-entry byte-level BPE tokenizer.json files and encoding a real
+/// corpus (GSM8K, MATH500 solutions, HumanEval code), beside Hugging Face `tokenizers` (PyPI,
+/// installed under .build/ on first use) on the same files in the same run; the ids must agree.
+func benchTokenizer(scratch: String) throws -> [Row] {
+    let packages = FileManager.default.currentDirectoryPath + "/.build/bench-python"
+    if !FileManager.default.fileExists(atPath: packages + "/tokenizers") {
+        try shell("python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target '\(packages)' tokenizers >&2")
+    }
+    var lines: [String] = []
+    func add(_ dataset: Dataset, _ path: String, _ fields: [String]) throws {
+        _ = try Importer.run(dataset, path: path) { record in
+            for field in fields { if let text = record[field]?.stringValue { lines.append(text) } }
+        }
+    }
+    try add(.gsm8k, "../shared/data/gsm8k/test.jsonl", ["problem", "solution"])
+    try add(.math, "../shared/data/math500/test.jsonl", ["problem", "solution"])
+    try add(.humaneval, "../shared/data/humaneval/HumanEval.jsonl.gz", ["problem", "solution"])
+    // One text per line for the reference script: newlines inside a text become spaces on both sides.
+    lines = lines.map { $0.replacingOccurrences(of: "\n", with: " ") }
+    let corpus = scratch + "/corpus.txt"
+    try lines.joined(separator: "\n").write(toFile: corpus, atomically: true, encoding: .utf8)
+    let megabytes = Double(lines.reduce(0) { $0 + $1.utf8.count }) / 1e6
+    var rows: [Row] = []
+    for size in [50_000, 150_000] {
+        let file = scratch + "/tokenizer-\(size).json"
+        try shell("/usr/bin/python3 -I -S scripts/tokenizer-reference.py make \(size) '\(file)'")
+        let idsFile = scratch + "/ids-\(size).jsonl"
+        let output = try shellOutput("PYTHONPATH='\(packages)' python3 scripts/tokenizer-reference.py run '\(file)' '\(corpus)' '\(idsFile)'")
+        let reference = try JSON.parse(output).objectValue
+        guard let peerLoad = reference?["load_seconds"]?.doubleValue, let peerEncode = reference?["encode_seconds"]?.doubleValue else {
+            throw DataError("unexpected tokenizers output: \(output)")
+        }
+        var tokenizer: Tokenizer?
+        let load = try best { tokenizer = try Tokenizer.load(modelOrFile: file) }
+        var ids: [[Int]] = []
+        let encode = best { ids = lines.map { tokenizer!.encode($0, addSpecialTokens: false) } }
+        let expected = try String(contentsOfFile: idsFile, encoding: .utf8).split(separator: "\n")
+        let same = zip(ids, expected).filter { ours, theirs in
+            "[" + ours.map(String.init).joined(separator: ", ") + "]" == theirs
+        }.count
+        printError("tokenizer \(size): ids identical to tokenizers on \(same)/\(lines.count) texts (\(String(format: "%.1f", megabytes)) MB)")
+        rows.append(Row(name: "tokenizer.json \(size / 1000)K entries: load", value: load, unit: "s",
+                        reference: "HF tokenizers (s; lower wins)", referenceValue: peerLoad))
+        rows.append(Row(name: "tokenizer \(size / 1000)K: encode \(same == lines.count ? "(same ids)" : "(IDS DIFFER)")",
+                        value: megabytes / encode, unit: "MB/s", reference: "HF tokenizers", referenceValue: megabytes / peerEncode))
+    }
+    return rows
+}
+
 // MARK: main
 
 let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("restem-bench-\(getpid())").path
 try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
 defer { try? FileManager.default.removeItem(atPath: scratch) }
 
-// `bench` runs every section; `bench math code` only those (engine, shards, math, code).
+// `bench` runs every section; `bench math code` only those (engine, shards, math, code, tokenizer).
 let sections = Set(CommandLine.arguments.dropFirst())
-let known: Set<String> = ["engine", "shards", "math", "code"]
+let known: Set<String> = ["engine", "shards", "math", "code", "tokenizer"]
 guard sections.isSubset(of: known) else {
     printError("bench: unknown section \(sections.subtracting(known).sorted()); sections: \(known.sorted())")
     exit(2)
@@ -328,6 +393,7 @@ if wanted("engine") {
 if wanted("shards") { rows += try benchShards(scratch: scratch) }
 if wanted("math") { rows += try benchMath(scratch: scratch) }
 if wanted("code") { rows += try benchCode() }
+if wanted("tokenizer") { rows += try benchTokenizer(scratch: scratch) }
 
 func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
 func number(_ x: Double) -> String { x >= 100 ? String(format: "%.0f", x) : String(format: "%.1f", x) }

@@ -88,6 +88,10 @@ public struct JSONNumber: Sendable, Hashable, CustomStringConvertible {
 /// scan; that is faster than hashing for this size and keeps insertion order for free.
 public struct JSONObject: Sendable, Equatable, Sequence {
     public private(set) var entries: [(key: String, value: JSON)] = []
+    /// Positions by key, kept once the object outgrows a short scan: a tokenizer's vocabulary
+    /// (50K to 150K keys) cost a scan per key while parsing, quadratic in the number of keys.
+    private var positions: [String: Int]?
+    static let indexedFrom = 16
 
     public init() {}
 
@@ -99,18 +103,38 @@ public struct JSONObject: Sendable, Equatable, Sequence {
     public var count: Int { entries.count }
     public var keys: [String] { entries.map(\.key) }
 
+    private func position(of key: String) -> Int? {
+        if let positions { return positions[key] }
+        return entries.firstIndex { $0.key == key }
+    }
+
     public subscript(key: String) -> JSON? {
-        get {
-            for entry in entries where entry.key == key { return entry.value }
-            return nil
-        }
+        get { position(of: key).map { entries[$0].value } }
         set {
-            if let index = entries.firstIndex(where: { $0.key == key }) {
-                if let newValue { entries[index].value = newValue } else { entries.remove(at: index) }
+            if let index = position(of: key) {
+                if let newValue {
+                    entries[index].value = newValue
+                } else {
+                    entries.remove(at: index)
+                    positions = nil
+                    if entries.count >= Self.indexedFrom { buildIndex() }
+                }
             } else if let newValue {
                 entries.append((key, newValue))
+                if positions != nil {
+                    positions![key] = entries.count - 1
+                } else if entries.count >= Self.indexedFrom {
+                    buildIndex()
+                }
             }
         }
+    }
+
+    private mutating func buildIndex() {
+        var positions: [String: Int] = [:]
+        positions.reserveCapacity(entries.count * 2)
+        for (i, entry) in entries.enumerated() { positions[entry.key] = i }
+        self.positions = positions
     }
 
     public func makeIterator() -> IndexingIterator<[(key: String, value: JSON)]> {

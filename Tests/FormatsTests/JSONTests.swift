@@ -81,4 +81,24 @@ import TestSupport
         #expect(JSONNumber(1e-7).text == "1e-07")
         #expect(JSONNumber(-3).text == "-3")
     }
+
+    /// Objects with many keys (a tokenizer's vocabulary) keep their semantics past the size where
+    /// lookups switch from a scan to an index: order, in-place duplicates, removal, re-adding.
+    @Test func largeObjectsKeepOrderDuplicatesAndRemoval() throws {
+        let count = 50_000
+        let text = "{" + (0..<count).map { #""k\#($0)":\#($0)"# }.joined(separator: ",") + #","k7":-7,"k40000":-1}"#
+        guard case .object(var object) = try JSON.parse(text) else { Issue.record("not an object"); return }
+        #expect(object.count == count)
+        #expect(object.keys.prefix(3) == ["k0", "k1", "k2"] && object.keys.last == "k49999")
+        #expect(object["k7"] == .number(JSONNumber(-7)) && object["k40000"] == .number(JSONNumber(-1)))
+        #expect(object["k49999"] == .number(JSONNumber(49999)) && object["missing"] == nil)
+        object["k3"] = nil
+        #expect(object.count == count - 1 && object["k3"] == nil && object["k4"] == .number(JSONNumber(4)))
+        object["k3"] = .string("back")
+        #expect(object.keys.last == "k3" && object["k3"] == .string("back"))
+        var small = JSONObject()
+        for k in 0..<20 { small["x\(k)"] = .number(JSONNumber(k)) }
+        for k in 0..<18 { small["x\(k)"] = nil }
+        #expect(small.keys == ["x18", "x19"] && small["x19"] == .number(JSONNumber(19)))
+    }
 }
