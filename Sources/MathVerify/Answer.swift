@@ -42,8 +42,11 @@ enum AnswerParser {
                                                      .expression(.infinity, decimal: false)])
         }
         // `x \in (-1, 4]`: the set is the answer.
+        // `x \\in (-1, 4]`: the set, under the variable's name (`x \\in A and y \\in B` keeps both).
         let membership = hasSubstring(s, "\\in") ? splitTopLevel(s, separators: ["\\in"]) : [s]
-        if membership.count == 2, case .variable? = ExpressionParser.parse(membership[0]) { return parse(membership[1]) }
+        if membership.count == 2, case .variable(let name)? = ExpressionParser.parse(membership[0]) {
+            return .named(AnswerLabel(key: name, expr: nil), parse(membership[1]))
+        }
         if ["<", ">", "\\le", "\\ge", "\\ne"].contains(where: { hasSubstring(s, $0) }), let system = parseRelationSystem(s) {
             return .relation(system)
         }
@@ -117,8 +120,10 @@ enum AnswerParser {
         guard sides.count >= 2 else { return nil }
         if sides.count == 2, case .sequence(_, _, let names) = parse(sides[0]),
            names.allSatisfy({ if case .expression(.variable, _) = $0 { true } else { false } }) {
-            // `(x, y) = (1, 2)`: the value is the right side.
-            return parse(sides[1])
+            // `(x, y) = (1, 2)` is the tuple (1, 2); `(y, x) = (2, 1)` is no answer (it is not (2, 1)).
+            let order = names.map { if case .expression(.variable(let v), _) = $0 { v } else { "" } }
+            guard order == order.sorted() else { return .text(s) }
+            return .named(AnswerLabel(key: sides[0].filter { $0 != " " }, expr: nil), parse(sides[1]))
         }
         let last = sides[sides.count - 1]
         // `x = 3 + 4 = 7`: the sides after the first must agree where they are plain numbers;
@@ -142,10 +147,13 @@ enum AnswerParser {
         if sides.count == 2, let name = label(last) { return .named(name, parse(sides[0])) }
         let exprs = sides.compactMap(ExpressionParser.parse)
         guard exprs.count == sides.count else { return nil }
-        if sides.count > 2 || exprs.allSatisfy({ $0.variables.isEmpty }) {
+        if exprs.allSatisfy({ $0.variables.isEmpty }) {
+            // `\\frac68 = \\frac34`: a true arithmetic statement is its value.
             let value = exprs[exprs.count - 1]
             return .expression(value, decimal: value.hasDecimalLiteral)
         }
+        // `x^2 = 2 + 2 = 4` is not 4: only a chain that starts with a name is its last side.
+        guard sides.count == 2 else { return .text(s) }
         return .equation(exprs[0], exprs[1])
     }
 
@@ -161,7 +169,10 @@ enum AnswerParser {
         let s = side.trimmed
         guard !s.isEmpty, s.utf8.count <= 40 else { return nil }
         let key = s.filter { $0 != " " && $0 != "{" && $0 != "}" }
-        if labelCommands.contains(where: { s.hasPrefix($0) }) { return AnswerLabel(key: key, expr: nil) }
+        // `\\angle A` is a name; `\\angle A + \\angle B` is a sum.
+        if labelCommands.contains(where: { s.hasPrefix($0) }), !s.contains(where: { "+-*/=<>".contains($0) }) {
+            return AnswerLabel(key: key, expr: nil)
+        }
         if s.hasPrefix("|"), s.hasSuffix("|"), s.count >= 3, label(String(s.dropFirst().dropLast())) != nil {
             return AnswerLabel(key: key, expr: nil)
         }
@@ -175,9 +186,9 @@ enum AnswerParser {
         }
         if isFunctionCall(s) { return AnswerLabel(key: key, expr: nil) }
         let words = s.split(separator: " ")
-        if s.count >= 2, words.allSatisfy({ $0.allSatisfy { $0.isASCII && $0.isLetter } }),
-           words.contains(where: { $0.count >= 2 }), !words.contains(where: { notWords.contains($0.lowercased()) }) {
-            return words.count == 1 && words[0].count <= 1 ? nil : AnswerLabel(key: key.lowercased(), expr: nil)
+        if s.count >= 3, words.allSatisfy({ $0.allSatisfy { $0.isASCII && $0.isLetter } }),
+           words.contains(where: { $0.count >= 3 }), !words.contains(where: { notWords.contains($0.lowercased()) }) {
+            return AnswerLabel(key: key, expr: nil)
         }
         let ratio = splitTopLevel(s, separators: [":"])
         if ratio.count == 2, ratio.allSatisfy({ label($0) != nil }) { return AnswerLabel(key: key, expr: nil) }
@@ -214,6 +225,9 @@ enum AnswerParser {
             var conjunction: [RelationChain] = []
             for part in splitTopLevel(alternative, separators: [" and "]) {
                 guard let (sides, ops) = relationChainParts(part) else { return nil }
+                // `1 < x > 3` says nothing a reader can trust: no answer.
+                let up = ops.contains { $0 == .less || $0 == .lessEqual }, down = ops.contains { $0 == .greater || $0 == .greaterEqual }
+                if up && down { return nil }
                 let exprs = sides.compactMap(ExpressionParser.parse)
                 guard exprs.count == sides.count else { return nil }
                 conjunction.append(RelationChain(sides: exprs, ops: ops))
@@ -275,7 +289,8 @@ enum AnswerParser {
     // MARK: brackets
 
     static func parseMatrix(_ s: String) -> Answer? {
-        for kind in ["pmatrix", "bmatrix", "matrix", "vmatrix", "Bmatrix"] {
+        // Not vmatrix: bars mean a determinant, a number, not a matrix.
+        for kind in ["pmatrix", "bmatrix", "matrix", "Bmatrix"] {
             let begin = "\\begin{\(kind)}", end = "\\end{\(kind)}"
             guard s.hasPrefix(begin), s.hasSuffix(end) else { continue }
             let body = String(s.dropFirst(begin.count).dropLast(end.count))

@@ -23,7 +23,12 @@ public func extractAnswer(from completion: String) -> (answer: String, source: A
     }
     func consider(_ position: Int, _ answer: String, _ source: AnswerSource) {
         guard !answer.isEmpty, position > found?.position ?? -1 else { return }
-        if boxPosition != nil, !answer.contains(where: { $0.isNumber || $0 == "\\" || $0 == "$" }) { return }
+        if boxPosition != nil {
+            // "The answer is ..." in running text (a remark, a check) never overrides a box; a
+            // closing marker does, when it holds a number or math.
+            if source == .theAnswerIs { return }
+            if !answer.contains(where: { $0.isNumber || $0 == "\\" || $0 == "$" }) { return }
+        }
         found = (position, answer, source)
     }
     if let marker = lastMatch(of: "####", in: bytes, caseInsensitive: false) {
@@ -52,6 +57,14 @@ public func extractAnswer(from completion: String) -> (answer: String, source: A
 /// contents joined as a list.
 private func finalBoxGroup(_ bytes: [UInt8]) -> (Int, String)? {
     guard var box = lastBoxedSpan(in: bytes, before: bytes.count) else { return nil }
+    // An empty box after a real one (`\\boxed{5}` then `\\boxed{}`) is not the answer.
+    while box.content.allSatisfy({ bytes[$0] == 0x20 }), let earlier = lastBoxedSpan(in: bytes, before: box.whole.lowerBound) {
+        box = earlier
+    }
+    // `\\boxed{\\boxed{3}, 5}`: the box is the outer one, not the last one to start.
+    while let outer = lastBoxedSpan(in: bytes, before: box.whole.lowerBound), outer.whole.upperBound >= box.whole.upperBound {
+        box = outer
+    }
     var contents = [String(decoding: bytes[box.content], as: UTF8.self).trimmed]
     // A box of the group ends at most 40 bytes (the connector) before the next starts, and its
     // command starts at most 4,000 bytes before that: the search never rescans the completion.
@@ -64,30 +77,38 @@ private func finalBoxGroup(_ bytes: [UInt8]) -> (Int, String)? {
     }
     guard !contents.contains(where: \.isEmpty) else { return contents.count == 1 ? nil : (box.whole.lowerBound, "") }
     // `\\boxed{15\\frac{39}{40}} or \\boxed{\\frac{639}{40}}`: one value written twice is one answer.
-    if contents.count >= 2, contents.dropLast().allSatisfy({ MathEquivalence.equivalent($0, contents[contents.count - 1]) }) {
+    // Every pair must agree: `5`, `0.05`, `5\\%` each match their neighbour, not one another.
+    if contents.count >= 2, contents.indices.allSatisfy({ i in
+        contents.indices.allSatisfy { j in i >= j || MathEquivalence.equivalent(contents[i], contents[j]) }
+    }) {
         return (box.whole.lowerBound, contents[contents.count - 1])
     }
     return (box.whole.lowerBound, contents.joined(separator: ", "))
 }
 
-/// Text that only joins boxes: commas, "and", "or", dollars, spacing and `\\text{}` around them.
+/// Text that only joins boxes: commas, "and", "or" and other hedges, slashes, parentheses,
+/// dollars, spacing and `\\text{}` around them. A hedge (`\\boxed{3} (or \\boxed{5})`) is thereby
+/// judged as the list of its boxes, never as its last box.
 private func isConnector(_ gap: String) -> Bool {
     guard gap.utf8.count <= 40 else { return false }
     var s = gap.lowercased()
-    for token in ["\\textbf{", "\\text{", "\\mathrm{", "\\qquad", "\\quad", "\\(", "\\)", "\\[", "\\]", "\\,", "\\;",
-                  "\\ ", "$", "{", "}", ",", ";", "&"] {
+    for token in ["\\textbf{", "\\text{", "\\mathrm{", "\\qquad", "\\quad", "\\lor", "\\(", "\\)", "\\[", "\\]",
+                  "\\\\", "\\,", "\\;", "\\ ", "$", "{", "}", ",", ";", "&", "/", "(", ")"] {
         s = s.replacingOccurrences(of: token, with: " ")
     }
-    return s.split(whereSeparator: { $0.isWhitespace }).allSatisfy { $0 == "and" || $0 == "or" }
+    let joiners: Set<Substring> = ["and", "or", "either", "possibly", "alternatively", "vs", "vs.", "maybe"]
+    return s.split(whereSeparator: { $0.isWhitespace }).allSatisfy { joiners.contains($0) }
 }
 
 /// The answer in a closing line: the whole line (without sentence punctuation and enclosing
-/// dollars) when it is only math, else its last `$...$` span or number, whichever comes last.
+/// dollars) when it is only math (words inside `\\text{}` are units); otherwise its one math
+/// span or number holding a digit (`Final Answer: the smallest $k$ is 12.` gives 12). Two or more
+/// (`3, not 5`; `either 3 or 5`) are no answer: which one is meant is a guess.
 func freeFormAnswer(_ line: String) -> String {
     let whole = stripSentenceEnd(line)
-    guard hasWords(whole) else { return whole }
+    guard hasWords(withoutTextArguments(whole)) else { return whole }
     let chars = Array(whole)
-    var last: String?
+    var candidates: [String] = []
     var i = 0
     while i < chars.count {
         if chars[i] == "$" {
@@ -95,8 +116,15 @@ func freeFormAnswer(_ line: String) -> String {
             while end < chars.count, chars[end] != "$" { end += 1 }
             guard end < chars.count else { break }
             let span = String(chars[(i + 1)..<end]).trimmed
-            if !span.isEmpty { last = span }
+            if !span.isEmpty { candidates.append(span) }
             i = end + 1
+            continue
+        }
+        if chars[i] == "\\" {
+            // A command outside dollars (`\\frac{1}{2} cup`): its digits are not numbers of the line.
+            candidates.append("\\")
+            i += 1
+            while i < chars.count, chars[i].isLetter { i += 1 }
             continue
         }
         if chars[i].isASCIIDigit || (chars[i] == "-" && i + 1 < chars.count && chars[i + 1].isASCIIDigit) {
@@ -105,13 +133,27 @@ func freeFormAnswer(_ line: String) -> String {
                     || ((chars[end] == "," || chars[end] == ".") && end + 1 < chars.count && chars[end + 1].isASCIIDigit) {
                 end += 1
             }
-            last = String(chars[i..<end])
+            candidates.append(String(chars[i..<end]))
             i = end
             continue
         }
         i += 1
     }
-    return last ?? whole
+    if candidates.contains("\\") { return "" }
+    let numeric = candidates.filter { $0.contains(where: \.isNumber) }
+    if numeric.count == 1 { return numeric[0] }
+    return numeric.isEmpty && candidates.count == 1 ? candidates[0] : ""
+}
+
+/// The text without the arguments of `\\text{}`-like commands (units and words in math).
+private func withoutTextArguments(_ text: String) -> String {
+    var s = text
+    for command in ["\\text{", "\\textbf{", "\\mathrm{", "\\mbox{"] {
+        while let range = s.range(of: command), let close = matchingBrace(in: s, open: s.index(before: range.upperBound)) {
+            s.replaceSubrange(range.lowerBound...close, with: " ")
+        }
+    }
+    return s
 }
 
 /// Whether a text holds a word of three or more letters outside `$...$` and commands.
@@ -167,7 +209,10 @@ private func stripSentenceEnd(_ text: String) -> String {
         s.removeLast()
         s = s.trimmed
     }
-    if s.hasPrefix("$") && s.hasSuffix("$") && s.count >= 2 { s = String(s.dropFirst().dropLast()).trimmed }
+    // `$x = 3$` but not `$x=3$. Check: $x=3$` (whose ends are two different spans).
+    if s.hasPrefix("$") && s.hasSuffix("$") && s.count >= 2 && s.filter({ $0 == "$" }).count == 2 {
+        s = String(s.dropFirst().dropLast()).trimmed
+    }
     return s
 }
 

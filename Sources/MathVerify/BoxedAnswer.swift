@@ -15,9 +15,14 @@ public struct BoxedSpan: Sendable, Equatable {
 /// The last box that starts in `notBefore..<end` and has a well-formed argument.
 public func lastBoxedSpan(in bytes: [UInt8], before end: Int, notBefore start: Int = 0) -> BoxedSpan? {
     var searchEnd = end
+    // A box whose brace never closes leaves every earlier box only the text before it: scanning
+    // to the end again for each of 200K unclosed `\\boxed{` was quadratic (minutes).
+    var scanEnd = bytes.count
     while let (commandEnd, commandStart) = lastBoxCommand(in: bytes, before: searchEnd, notBefore: max(0, start)) {
-        if let (content, after) = boxedArgument(bytes, from: commandEnd) {
-            return BoxedSpan(whole: commandStart..<after, content: content)
+        switch boxedArgument(bytes, from: commandEnd, end: scanEnd) {
+        case .found(let content, let after): return BoxedSpan(whole: commandStart..<after, content: content)
+        case .unclosed: scanEnd = commandStart
+        case .none: break
         }
         searchEnd = commandStart
     }
@@ -45,30 +50,37 @@ private func lastBoxCommand(in bytes: [UInt8], before end: Int, notBefore start:
     return nil
 }
 
-/// The content of a box's argument and the offset just after the argument.
-private func boxedArgument(_ bytes: [UInt8], from start: Int) -> (Range<Int>, Int)? {
+private enum BoxArgument {
+    case found(content: Range<Int>, after: Int)
+    /// A `{` that does not close before the end of the scan.
+    case unclosed
+    case none
+}
+
+/// The content of a box's argument and the offset just after the argument, scanning before `end`.
+private func boxedArgument(_ bytes: [UInt8], from start: Int, end: Int) -> BoxArgument {
     var i = start
-    while i < bytes.count, bytes[i] == 0x20 { i += 1 }
-    guard i < bytes.count else { return nil }
+    while i < end, bytes[i] == 0x20 { i += 1 }
+    guard i < end else { return .none }
     if bytes[i] == UInt8(ascii: "{") {
         var depth = 0
         var j = i
-        while j < bytes.count {
+        while j < end {
             switch bytes[j] {
             case UInt8(ascii: "\\"): j += 1  // skip the escaped character
             case UInt8(ascii: "{"): depth += 1
             case UInt8(ascii: "}"):
                 depth -= 1
-                if depth == 0 { return ((i + 1)..<j, j + 1) }
+                if depth == 0 { return .found(content: (i + 1)..<j, after: j + 1) }
             default: break
             }
             j += 1
         }
-        return nil
+        return .unclosed
     }
     // `\\boxed 5` (no braces, a space after the command): the token up to `$` or whitespace.
-    guard i > start else { return nil }
+    guard i > start else { return .none }
     var j = i
-    while j < bytes.count, ![UInt8(ascii: "$"), 0x20, 0x0A, 0x09].contains(bytes[j]) { j += 1 }
-    return j > i ? (i..<j, j) : nil
+    while j < end, ![UInt8(ascii: "$"), 0x20, 0x0A, 0x09].contains(bytes[j]) { j += 1 }
+    return j > i ? .found(content: i..<j, after: j) : .none
 }

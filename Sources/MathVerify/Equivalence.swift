@@ -14,6 +14,9 @@ public enum MathEquivalence {
         // Normalizing is linear, but its rewrites are not free: huge answers only compare as text.
         guard candidate.utf8.count <= 4 * maxParsedLength, reference.utf8.count <= 4 * maxParsedLength else { return false }
         let a = normalize(candidate), b = normalize(reference)
+        // Different units on both sides (`30 minutes`, `30 hours`), or dollars against percent.
+        if !a.units.isEmpty && !b.units.isEmpty && a.units != b.units { return false }
+        if (a.currency && b.percent) || (a.percent && b.currency) { return false }
         if a.text == b.text && a.percent == b.percent { return true }
         if a.text.isEmpty || b.text.isEmpty { return false }
         if squeezed(a.text) == squeezed(b.text) && a.percent == b.percent { return true }
@@ -74,13 +77,16 @@ public enum MathEquivalence {
         case (.equation(let l1, let r1), .equation(let l2, let r2)):
             return proportional(.subtract(l1, r1), .subtract(l2, r2)) != nil
         case (.ratio(let a), .ratio(let b)):
-            // `2:3` is `4:6`: every cross product agrees.
-            guard a.count == b.count else { return false }
+            // `2:3` is `4:6`: every cross product agrees. A zero term (`2:0`) is no ratio to compare.
+            let zero = Expr.number(Rational(0), decimal: false)
+            guard a.count == b.count, !(a + b).contains(where: { sameExpression($0, false, zero, false) }) else { return false }
             return (1..<a.count).allSatisfy { k in
                 sameExpression(.multiply(a[0], b[k]), false, .multiply(a[k], b[0]), false)
             } && !sameExpression(a[0], false, .number(Rational(0), decimal: false), false)
+              && !sameExpression(b[0], false, .number(Rational(0), decimal: false), false)
         case (.text(let a), .text(let b)):
-            return wordsKey(a) == wordsKey(b)
+            // Unparsed math (`\\lfloor 2.5 \\rfloor`): every symbol counts, only spaces and case do not.
+            return squeezed(a).lowercased() == squeezed(b).lowercased()
         default:
             return false
         }
@@ -130,8 +136,10 @@ public enum MathEquivalence {
 
     /// The items of a set without repeats.
     static func distinct(_ items: [Answer]) -> [Answer] {
+        // Past 64 items nothing is compared (sameUnordered refuses them): never cut a set short.
+        guard items.count <= 64 else { return items }
         var kept: [Answer] = []
-        for item in items.prefix(64) where !kept.contains(where: { same($0, item) }) { kept.append(item) }
+        for item in items where !kept.contains(where: { same($0, item) }) { kept.append(item) }
         return kept
     }
 
@@ -197,8 +205,10 @@ public enum MathEquivalence {
             }
             guard let lower = end(a, da, infinity: .negate(.infinity)), let upper = end(b, db, infinity: .infinity) else { return nil }
             let interval = RealInterval(lower: lower, lowerClosed: open == "[", upper: upper, upperClosed: close == "]")
-            // `(3, 1)` is a point, not an interval.
-            if let l = lower, let u = upper, l.order(u) > 0 { return nil }
+            // `(3, 1)` and `(3, 3)` are points, not intervals (`[3, 3]` is the set {3}).
+            if let l = lower, let u = upper, l.order(u) > 0 || (l.order(u) == 0 && !(open == "[" && close == "]")) {
+                return nil
+            }
             return RealSet(intervals: [interval])
         default: return nil
         }
@@ -206,8 +216,8 @@ public enum MathEquivalence {
 
     // MARK: expressions
 
-    static let relativeTolerance = 1e-9
-    static let pointTolerance = 1e-7
+    static let relativeTolerance = 1e-14
+    static let pointTolerance = 1e-12
 
     static func sameExpression(_ a: Expr, _ aDecimal: Bool, _ b: Expr, _ bDecimal: Bool) -> Bool {
         if a == b { return true }
@@ -220,7 +230,10 @@ public enum MathEquivalence {
             case (.approximate, .exact): if bDecimal { return false }
             default: break
             }
-            return close(x.double, y.double, tolerance: relativeTolerance)
+            // An exact number beyond a double's range is not "close" to anything approximate.
+            if (x.isExact && !x.double.isFinite) || (y.isExact && !y.double.isFinite) || x.isTiny || y.isTiny { return false }
+            // Relative only: `e^{-50}` is not `e^{-40}`, however small both are.
+            return close(x.double, y.double, tolerance: relativeTolerance, absolute: 0)
         }
         guard variables.count <= 8 else { return false }
         var compared = 0
@@ -228,14 +241,17 @@ public enum MathEquivalence {
             let evaluator = Evaluator(bindings: point)
             let x = evaluator.evaluate(a)?.double, y = evaluator.evaluate(b)?.double
             switch (x, y) {
-            case (nil, nil): continue
             case (let x?, let y?):
                 if !close(x, y, tolerance: pointTolerance) { return false }
                 compared += 1
-            default: return false
+            case (nil, nil):
+                continue
+            default:
+                // Defined on one side only (`\\ln(x^2)` against `2\\ln x` at x < 0): not the same.
+                return false
             }
         }
-        return compared >= 3
+        return compared >= 4
     }
 
     /// `f = 0` and `g = 0` describe the same set when f = c g for a constant c != 0: c, or nil.
@@ -258,14 +274,17 @@ public enum MathEquivalence {
         return ratio
     }
 
-    static func close(_ x: Double, _ y: Double, tolerance: Double) -> Bool {
+    /// Within `tolerance` relative to the larger, or `absolute` (rounding noise of an identity
+    /// that is zero at a sample point).
+    static func close(_ x: Double, _ y: Double, tolerance: Double, absolute: Double = 1e-13) -> Bool {
         if x.isInfinite || y.isInfinite { return x == y }
         let scale = max(Swift.abs(x), Swift.abs(y))
-        return Swift.abs(x - y) <= tolerance * scale || Swift.abs(x - y) < 1e-13
+        return Swift.abs(x - y) <= tolerance * scale || Swift.abs(x - y) < absolute
     }
 
-    /// Eight fixed pseudo-random points per variable set (deterministic across runs), away
-    /// from integers and zero where coincidences live.
+    /// Twenty fixed pseudo-random points per variable set (deterministic across runs), away from
+    /// integers and zero where coincidences live: sixteen of magnitude 0.3 to 2.7 and four of 4 to
+    /// 40 (so `|x - 3|` is not `3 - x`), each variable with its own sign (so `|xy|` is not `xy`).
     static func samplePoints(for variables: Set<String>) -> [[String: Double]] {
         let names = variables.sorted()
         var state: UInt64 = 0x9E37_79B9_7F4A_7C15
@@ -273,11 +292,14 @@ public enum MathEquivalence {
             state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             return Double(state >> 11) / Double(1 << 53)
         }
-        return (0..<8).map { k in
+        return (0..<20).map { k in
             var point: [String: Double] = [:]
-            for name in names {
-                let magnitude = 0.3 + 2.4 * next()
-                point[name] = k % 4 == 3 ? -magnitude : magnitude
+            for (i, name) in names.enumerated() {
+                let magnitude = k < 16 ? 0.3 + 2.4 * next() : 4 + 36 * next()
+                // Each variable is negative at half the near and half the far points, and up to three
+                // variables see every combination of signs among the near ones (each one twice).
+                let negative = k < 16 ? (k >> (i % 3)) & 1 == 1 : ((k - 16) >> ((i + 1) % 2)) & 1 == 1
+                point[name] = negative ? -magnitude : magnitude
             }
             return point
         }
@@ -285,27 +307,22 @@ public enum MathEquivalence {
 
     // MARK: words and helpers
 
-    /// Answers that are words ("Monday", "\text{odd}", "(C)"): compared case-insensitively.
+    /// Answers that are words ("Monday", "\\text{odd}", "New York."): a run of three letters and
+    /// nothing but letters, spaces and sentence punctuation; compared case-insensitively.
     static func isWords(_ s: String) -> Bool {
         if ["no", "ok"].contains(s.lowercased()) { return true }
+        guard s.allSatisfy({ ($0.isLetter && $0.isASCII) || " .,;:!?'\"-".contains($0) }) else { return false }
         var run = 0
-        var previous: Character = " "
         for c in s {
-            if c.isLetter && c.isASCII && previous != "\\" && (run > 0 || !previous.isLetter) {
-                run += 1
-                if run >= 3 { return !s.contains { $0.isNumber } && !s.contains("\\") }
-            } else if !(c.isLetter && c.isASCII) {
-                run = 0
-            }
-            previous = c
+            run = c.isLetter ? run + 1 : 0
+            if run >= 3 { return true }
         }
         return false
     }
 
-    /// Words compared without case, spaces and sentence punctuation; symbols such as `<` or
-    /// `-` stay, so `x < y` never matches `x > y`.
+    /// Words without case, spaces and sentence punctuation.
     static func wordsKey(_ s: String) -> String {
-        String(s.lowercased().filter { !" .,;:!?'\"(){}$".contains($0) })
+        String(s.lowercased().filter { !" .,;:!?'\"".contains($0) })
     }
 
     /// Without spaces, except one between two digits: `1 2` is not `12`.

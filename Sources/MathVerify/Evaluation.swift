@@ -12,6 +12,14 @@ enum Value {
         case .approximate(let d): d
         }
     }
+
+    var isExact: Bool { if case .exact = self { true } else { false } }
+
+    /// An exact nonzero number that a double rounds to zero or a subnormal.
+    var isTiny: Bool {
+        guard case .exact(let r) = self, !r.isZero else { return false }
+        return Swift.abs(r.doubleValue) < 1e-300
+    }
 }
 
 /// Evaluates expressions. Without variables it stays exact as long as it can (rationals,
@@ -20,7 +28,24 @@ enum Value {
 /// binomial limits), so no input can make it run long.
 struct Evaluator {
     static let maxFactorial = 5000
+    /// Factorial and binomial factors one evaluation may multiply in all: `5000! + 5000! + ...`
+    /// must not make one check take seconds.
+    static let productBudget = 12_000
     var bindings: [String: Double] = [:]
+    /// Shared by the whole evaluation of one expression (the evaluator is a value).
+    private let spent = Budget()
+
+    private final class Budget {
+        var products = 0
+    }
+
+    init(bindings: [String: Double] = [:]) { self.bindings = bindings }
+
+    /// Charges `n` multiplications; false once the budget is gone.
+    private func charge(_ n: Int) -> Bool {
+        spent.products += n
+        return spent.products <= Self.productBudget
+    }
 
     func evaluate(_ expr: Expr) -> Value? {
         switch expr {
@@ -45,7 +70,7 @@ struct Evaluator {
         case .power(let a, let b): return power(a, b)
         case .factorial(let a):
             guard case .exact(let r)? = evaluate(a), r.isInteger, let n = Int(exactly: r.numerator),
-                  (0...Self.maxFactorial).contains(n) else { return nil }
+                  (0...Self.maxFactorial).contains(n), charge(n) else { return nil }
             var product = BigInt(1)
             for k in stride(from: 2, through: n, by: 1) { product *= BigInt(k) }
             return .exact(Rational(integer: product))
@@ -56,6 +81,7 @@ struct Evaluator {
             guard (0...n).contains(k) else { return .exact(Rational(0)) }
             // One exact division of two products: no gcd per step.
             let m = min(k, n - k)
+            guard charge(2 * m) else { return nil }
             var top = BigInt(1), bottom = BigInt(1)
             for i in 0..<m {
                 top *= BigInt(n - i)
@@ -71,13 +97,16 @@ struct Evaluator {
             guard n != 0 else { return nil }
             if x < 0 {
                 // Odd roots of negatives are real.
-                guard n.rounded() == n, Int(n) % 2 != 0 else { return nil }
+                guard n.rounded() == n, let whole = Int(exactly: n), whole % 2 != 0 else { return nil }
                 return .approximate(-Foundation.pow(-x, 1 / n))
             }
             if case .exact(let r) = radicand, n.rounded() == n, n > 2, n <= 64 {
                 // Exact integer roots (\sqrt[3]{27}) are exact.
                 let guess = Foundation.pow(x, 1 / n).rounded()
-                if let candidate = Rational(decimal: String(Int(guess))), candidate.power(Int(n)) == r { return .exact(candidate) }
+                if let whole = Int(exactly: guess), let candidate = Rational(decimal: String(whole)),
+                   candidate.power(Int(n)) == r {
+                    return .exact(candidate)
+                }
             }
             return .approximate(Foundation.pow(x, 1 / n))
         case .log(let baseExpr, let a):
@@ -139,6 +168,9 @@ struct Evaluator {
                          approximate: (Double, Double) -> Double) -> Value? {
         guard let x = evaluate(a), let y = evaluate(b) else { return nil }
         if case .exact(let r) = x, case .exact(let s) = y, let result = exact(r, s) { return .exact(result) }
+        // An exact number too large (or small) for a double cannot meet an approximate one:
+        // 2^3000 sqrt2 and 2^3000 sqrt3 would both be inf.
+        guard x.double.isFinite || !x.isExact, y.double.isFinite || !y.isExact, !x.isTiny, !y.isTiny else { return nil }
         let result = approximate(x.double, y.double)
         return usable(result, from: x.double, y.double)
     }
@@ -160,6 +192,8 @@ struct Evaluator {
             }
         }
         let x = base.double, y = exponent.double
+        // An exact base beyond a double's range: (5000!)^2 and (4999!)^2 would both be inf.
+        if (base.isExact && !x.isFinite) || base.isTiny { return nil }
         if x < 0, y.rounded() != y {
             // Real odd roots: (-8)^{2/3} = 4, as \\sqrt[3]{(-8)^2}.
             guard case .exact(let e) = exponent, let q = Int(exactly: e.denominator), q % 2 == 1,

@@ -118,10 +118,17 @@ struct ExpressionParser {
         return try body(&self)
     }
 
+    /// Terms of one sum or factors of one product: a chain builds a tree as deep as it is long,
+    /// and evaluating a 300-term sum overflowed a test thread's stack.
+    static let maxChain = 150
+
     mutating func parseExpression() throws -> Expr {
         try nested { p in
             var left = try p.parseTerm()
+            var terms = 1
             while true {
+                if terms > Self.maxChain { throw ParseFailure() }
+                terms += 1
                 if p.consume(UInt8(ascii: "+")) { left = .add(left, try p.parseTerm()) }
                 else if p.consume(UInt8(ascii: "-")) { left = .subtract(left, try p.parseTerm()) }
                 else { return left }
@@ -131,7 +138,10 @@ struct ExpressionParser {
 
     private mutating func parseTerm() throws -> Expr {
         var left = try parseUnary()
+        var factors = 1
         while true {
+            if factors > Self.maxChain { throw ParseFailure() }
+            factors += 1
             if consume(UInt8(ascii: "*")) || consumeCommand("cdot") || consumeCommand("times") {
                 left = .multiply(left, try parseUnary())
             } else if consume(UInt8(ascii: "/")) || consumeCommand("div") {
@@ -147,6 +157,8 @@ struct ExpressionParser {
     /// Whether the next token can begin an implicitly multiplied factor.
     private mutating func startsFactor() -> Bool {
         guard let b = peek() else { return false }
+        // `2 3` is not 6: a digit after white space is another number, not a factor.
+        if isDigit(b), index > 0, bytes[index - 1] == 0x20 { return false }
         if isDigit(b) || isLetter(b) || b == UInt8(ascii: "(") || b == UInt8(ascii: "{") || b == UInt8(ascii: ".") { return true }
         if let name = commandName(at: index) {
             return !["cdot", "times", "div", "cup", "cap", "le", "ge", "pm", "mp", "in"].contains(name)
@@ -195,7 +207,14 @@ struct ExpressionParser {
 
     private mutating func parsePostfix() throws -> Expr {
         var value = try parsePrimary()
-        while current == UInt8(ascii: "!") { index += 1; value = .factorial(value) }
+        var factorials = 0
+        while current == UInt8(ascii: "!") {
+            // `3!!` is read as (3!)!; longer runs are not answers.
+            factorials += 1
+            if factorials > 2 { throw ParseFailure() }
+            index += 1
+            value = .factorial(value)
+        }
         return value
     }
 
@@ -233,6 +252,8 @@ struct ExpressionParser {
                 guard p.isLetter(b) else { throw ParseFailure() }
                 p.index += 1
                 var name = String(UnicodeScalar(b))
+                // `f(g(x))` is a composition, not a product f g x: not an expression we evaluate.
+                if "fgh".utf8.contains(b), p.current == UInt8(ascii: "(") { throw ParseFailure() }
                 if name == "e" && !p.subscriptFollows() { return .euler }
                 if p.consume(UInt8(ascii: "_")) { name += "_" + (try p.subscriptText()) }
                 return .variable(name)

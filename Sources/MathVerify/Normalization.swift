@@ -6,6 +6,10 @@ import Foundation
 struct NormalizedAnswer: Equatable {
     var text: String
     var percent: Bool
+    /// The unit words removed after the number (`cm^2`), lowercased: `30 minutes` is not `30 hours`.
+    var units: [String] = []
+    /// A dollar sign was removed: `\\$5` is not `5\\%`.
+    var currency = false
 }
 
 /// Units and filler words removed after a number ("5 cm", "12 \text{ dollars}").
@@ -16,12 +20,11 @@ private let textCommands = ["\\textbf", "\\textit", "\\textrm", "\\textnormal", 
                             "\\mathbf", "\\mathit", "\\operatorname", "\\hbox"]
 
 private let literalRewrites: [(String, String)] = [
-    ("\\displaystyle", ""), ("\\bigcup", "\\cup"), ("\\left", ""), ("\\right", ""), ("\\bigl", ""), ("\\bigr", ""), ("\\Bigl", ""),
-    ("\\Bigr", ""), ("\\big", ""), ("\\Big", ""),
+    ("\\displaystyle", ""), ("\\bigcup", "\\cup"),
     ("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"), ("\\cfrac", "\\frac"),
-    ("^{\\circ}", ""), ("^\\circ", ""), ("\\circ", ""), ("\\degree", ""), ("°", ""),
+    ("^{\\circ}", ""), ("^\\circ", ""), ("\\degree", ""), ("°", ""),
     ("\\!", ""), ("\\,", " "), ("\\;", " "), ("\\:", " "), ("\\ ", " "), ("~", " "), ("\\qquad", " "), ("\\quad", " "),
-    ("{,}", ""), ("\\$", ""), ("$", ""), ("\\%", "%"),
+    ("{,}", ","), ("\\$", ""), ("$", ""), ("\\%", "%"),
     ("−", "-"), ("–", "-"), ("×", "\\times "), ("÷", "\\div "), ("·", "\\cdot "), ("π", "\\pi "), ("∞", "\\infty "),
     ("√", "\\sqrt"), ("≤", "\\le "), ("≥", "\\ge "), ("≠", "\\ne "), ("<=", "\\le "), (">=", "\\ge "),
     ("\\not=", "\\ne "), ("\\not =", "\\ne "),
@@ -33,12 +36,15 @@ func normalize(_ raw: String) -> NormalizedAnswer {
     // `\\` (a matrix row break) must survive the rewrites of `\ ` and friends.
     let rowBreaks = hasSubstring(raw, "\\\\")
     var s = rowBreaks ? raw.replacingOccurrences(of: "\\\\", with: "\u{1}") : raw
+    let currency = hasSubstring(s, "\\$")
     // Foundation's search is slow; a byte scan decides which rewrites apply at all.
     for (from, to) in literalRewrites where hasSubstring(s, from) {
         s = s.replacingOccurrences(of: from, with: to)
     }
     if rowBreaks { s = s.replacingOccurrences(of: "\u{1}", with: "\\\\") }
-    if ["\\le", "\\ge", "\\ne", "\\lt", "\\gt", "!="].contains(where: { hasSubstring(s, $0) }) { s = rewriteRelationCommands(s) }
+    if ["\\le", "\\ge", "\\ne", "\\lt", "\\gt", "!=", "\\ri", "\\bi", "\\Bi"].contains(where: { hasSubstring(s, $0) }) {
+        s = rewriteCommands(s)
+    }
     var percent = false
     if hasSubstring(s, "%") {
         percent = true
@@ -46,12 +52,13 @@ func normalize(_ raw: String) -> NormalizedAnswer {
     }
     s = unwrapTextCommands(s)
     s = s.split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
-    s = stripTrailingWords(s)
+    let units: [String]
+    (s, units) = stripTrailingWords(s)
     while let last = s.last, last == "." || last == " " { s.removeLast() }
     s = s.trimmed
     if isThousandsSeparated(s) { s = s.replacingOccurrences(of: ",", with: "") }
     s = joinSpaceSeparatedThousands(s)
-    return NormalizedAnswer(text: s, percent: percent)
+    return NormalizedAnswer(text: s, percent: percent, units: units, currency: currency)
 }
 
 /// `\text{cm}` -> ` cm `; nested braces inside the argument are kept.
@@ -91,25 +98,34 @@ func matchingBrace(in s: String, open: String.Index) -> String.Index? {
 
 /// "5 cm", "12 square units" -> "5", "12"; only after something with a digit, and never a
 /// single letter (that is a variable: "2 x").
-private func stripTrailingWords(_ s: String) -> String {
+private func stripTrailingWords(_ s: String) -> (String, [String]) {
     var words = s.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
     // `36 cm^2`, `8 \\text{ m}^3`: a unit with a power is one word.
     if words.count >= 3, let last = words.last, ["^2", "^3", "^{2}", "^{3}"].contains(last) {
         words.removeLast()
         words[words.count - 1] += last
     }
-    while words.count >= 2, let last = words.last, last.count >= 2, isUnit(last), !functionWords.contains(unitBase(last).lowercased())
-    {
-        words.removeLast()
+    var removed: [String] = []
+    while words.count >= 2, let last = words.last, isUnit(last), !functionWords.contains(unitBase(last).lowercased()) {
+        removed.insert(words.removeLast().lowercased(), at: 0)
     }
     let kept = words.joined(separator: " ")
-    return kept.contains(where: \.isNumber) ? kept : s
+    return kept.contains(where: \.isNumber) ? (kept, removed) : (s, [])
 }
+
+/// Two-letter words that are units (`5 cm`); any other two letters are variables (`2 ab`).
+private let shortUnits: Set<String> = ["cm", "mm", "km", "kg", "mg", "ml", "ft", "yd", "mi", "lb", "oz", "hr", "ms", "mL"]
+
+/// Words that change the value or say something about it: never stripped as units.
+private let valueWords: Set<String> = ["million", "millions", "billion", "billions", "thousand", "thousands", "hundred",
+                                       "hundreds", "dozen", "dozens", "squared", "cubed", "more", "less", "least", "most",
+                                       "fewer", "greater", "times", "half", "twice", "percent", "not", "no", "than"]
 
 /// A word, or a word with a square or cube (`cm^2`).
 private func isUnit(_ word: String) -> Bool {
     let base = unitBase(word)
-    return base.count >= 2 && base.allSatisfy { $0.isLetter && $0.isASCII }
+    guard base.count >= 2, base.allSatisfy({ $0.isLetter && $0.isASCII }), !valueWords.contains(base.lowercased()) else { return false }
+    return base.count >= 3 || shortUnits.contains(base)
 }
 
 private func unitBase(_ word: String) -> String {
@@ -124,7 +140,8 @@ private func isThousandsSeparated(_ s: String) -> Bool {
     let parts = body.split(separator: ".", omittingEmptySubsequences: false)
     guard parts.count <= 2, parts.count == 1 || (!parts[1].isEmpty && parts[1].allSatisfy(\.isASCIIDigit)) else { return false }
     let groups = parts[0].split(separator: ",", omittingEmptySubsequences: false)
-    guard groups.count >= 2, (1...3).contains(groups[0].count), groups[0].allSatisfy(\.isASCIIDigit) else { return false }
+    guard groups.count >= 2, (1...3).contains(groups[0].count), groups[0].allSatisfy(\.isASCIIDigit),
+          groups[0].first != "0" else { return false }
     return groups.dropFirst().allSatisfy { $0.count == 3 && $0.allSatisfy(\.isASCIIDigit) }
 }
 
@@ -132,13 +149,16 @@ extension Character {
     var isASCIIDigit: Bool { isASCII && isNumber }
 }
 
-/// One spelling per comparison: `\\leq`, `\\leqslant`, `\\leqq` -> `\\le`; `\\gt` -> `>`;
-/// `\\neq` -> `\\ne`; `x != 3` -> `x \\ne 3` (but `5! = 120` keeps its factorial).
-private func rewriteRelationCommands(_ input: String) -> String {
+/// Whole commands only (`\\left(` goes, `\\leftarrow` stays): sizing commands removed, one spelling
+/// per comparison (`\\leq`, `\\leqslant`, `\\leqq` -> `\\le`; `\\gt` -> `>`; `\\neq` -> `\\ne`), and
+/// `x != 3` -> `x \\ne 3` (but `5! = 120` keeps its factorial).
+private func rewriteCommands(_ input: String) -> String {
     guard input.contains("\\") || input.contains("!=") else { return input }
     let commands: [String: String] = ["leq": "\\le", "leqslant": "\\le", "leqq": "\\le", "le": "\\le",
                                       "geq": "\\ge", "geqslant": "\\ge", "geqq": "\\ge", "ge": "\\ge",
-                                      "neq": "\\ne", "ne": "\\ne", "lt": "<", "gt": ">"]
+                                      "neq": "\\ne", "ne": "\\ne", "lt": "<", "gt": ">",
+                                      "left": "", "right": "", "big": "", "Big": "", "bigl": "", "bigr": "", "Bigl": "",
+                                      "Bigr": "", "bigg": "", "Bigg": "", "biggl": "", "biggr": ""]
     let chars = Array(input)
     var out = ""
     var i = 0
@@ -148,7 +168,7 @@ private func rewriteRelationCommands(_ input: String) -> String {
             var end = i + 1
             while end < chars.count, chars[end].isLetter, chars[end].isASCII { end += 1 }
             if end > i + 1, let replacement = commands[String(chars[(i + 1)..<end])] {
-                out += " " + replacement + " "
+                out += replacement.isEmpty ? "" : " " + replacement + " "
                 i = end
                 continue
             }
@@ -190,7 +210,7 @@ private func joinSpaceSeparatedThousands(_ s: String) -> String {
         if startsNumber {
             var end = i
             while end < chars.count, chars[end].isASCIIDigit { end += 1 }
-            var groups = end - i <= 3 ? [String(chars[i..<end])] : []
+            var groups = end - i <= 3 && chars[i] != "0" ? [String(chars[i..<end])] : []
             var cursor = end
             while !groups.isEmpty, cursor + 3 < chars.count, chars[cursor] == " " {
                 let group = chars[(cursor + 1)..<(cursor + 4)]

@@ -29,8 +29,13 @@ func labelledPairs(_ file: String) -> [LabelledPair] {
     }
 }
 
-/// equivalence.tsv (the reference styles) and model-answers.tsv (the styles models write).
-func answerPairs() -> [LabelledPair] { labelledPairs("equivalence.tsv") + labelledPairs("model-answers.tsv") }
+/// equivalence.tsv (the reference styles), model-answers.tsv (the styles models write) and
+/// red-team.tsv (near misses written to make the checker accept wrong answers).
+func answerPairs() -> [LabelledPair] {
+    labelledPairs("equivalence.tsv") + labelledPairs("model-answers.tsv") + labelledPairs("red-team.tsv")
+}
+
+func completionPairs() -> [LabelledPair] { labelledPairs("completions.tsv") + labelledPairs("red-team-completions.tsv") }
 
 @Suite struct EquivalenceTableTests {
     @Test func tableIsLargeAndBalanced() {
@@ -58,7 +63,7 @@ func answerPairs() -> [LabelledPair] { labelledPairs("equivalence.tsv") + labell
 
     /// Whole completions: which answer is extracted (the last marker, a final group of boxes)
     /// and whether it matches.
-    @Test(arguments: labelledPairs("completions.tsv"))
+    @Test(arguments: completionPairs())
     func labelledCompletion(_ pair: LabelledPair) {
         let result = MathChecker.check(completion: pair.candidate, reference: pair.reference)
         #expect((result.verdict == .correct) == pair.expected, "extracted \(result.extracted ?? "nothing") vs \(pair.reference)")
