@@ -91,6 +91,23 @@ import Testing
         _ = finishes("\\boxed{\(names)}", reference: (0..<100).map(String.init).joined(separator: ", "))
     }
 
+    /// Found by the red team: each of these crashed the process or ran for minutes.
+    @Test func redTeamCrashesAndHangs() {
+        // Double-to-Int traps on root indices and exact-root guesses.
+        for answer in ["\\sqrt[3]{10^{60}}", "\\sqrt[10^{20}]{-8}", "\\sqrt[\\infty]{-8}"] {
+            #expect(finishes("\\boxed{\(answer)}", reference: "1").verdict == .wrongAnswer)
+        }
+        #expect(finishes("\\boxed{\\sqrt[3]{10^{60}}}", reference: "10^{20}").verdict == .correct)
+        // Unclosed boxes: each retried scan went to the end of the text (quadratic).
+        _ = finishes(String(repeating: "\\boxed{", count: 200_000))
+        // Factorials recomputed at every evaluation of a relation.
+        let factorials = (0..<330).map { _ in "5000!" }.joined(separator: "+")
+        _ = finishes("\\boxed{x + \(factorials) > 0}", reference: "x > 0")
+        // A 300-term sum built a tree deep enough to overflow a test thread's stack.
+        let sum = (0..<300).map { _ in "1" }.joined(separator: "+")
+        #expect(finishes("\\boxed{\(sum)}", reference: "300").verdict == .wrongAnswer)
+    }
+
     @Test(arguments: ["\\frac{", "}{", "\\sqrt[", "^^^", "\\left(", "\\begin{pmatrix}", "(((", "\\\\\\\\", "$$$$",
                       "\u{0}", "🎉", "\\frac{1}{0}", "0^{-1}", "\\log_1 5", "\\sqrt[0]{2}", "x_{", "|", "1e99999"])
     func invalidLatex(answer: String) {
