@@ -277,17 +277,18 @@ $(foreach i,$(ITERATION_NUMBERS),$(eval $(call iteration,$(i),$(if $(filter 1,$(
 ifneq ($(TEST_SAMPLES),0)
 PASSK_FILES := $(OUT)/passk/base.jsonl.zst $(OUT)/passk/sft.jsonl.zst $(OUT)/passk/final.jsonl.zst
 endif
+# $(call test_samples,MODEL,OUT): TEST_SAMPLES samples of MODEL per test problem, verified into OUT.
+test_samples = $(call sample,$(1),$(DATA_OUT)/test.jsonl.zst,$(TEST_SAMPLES),0,$(SEED),$(2).gen.jsonl.zst) && \
+               $(BIN)/verify $(2).gen.jsonl.zst -o $(2) && rm -rf $(2).gen.jsonl.zst $(2).gen.jsonl.zst.parts
 $(OUT)/passk/%.jsonl.zst: $(OUT)/%/model $(DATA_OUT)/test.jsonl.zst | build
 	@mkdir -p $(@D)
 	@echo "== $*: $(TEST_SAMPLES) samples per test problem for pass@k and maj@k"
-	$(call sample,$<,$(DATA_OUT)/test.jsonl.zst,$(TEST_SAMPLES),0,$(SEED),$@.gen.jsonl.zst)
-	$(BIN)/verify $@.gen.jsonl.zst -o $@ && rm -rf $@.gen.jsonl.zst $@.gen.jsonl.zst.parts
+	$(call test_samples,$<,$@)
 $(OUT)/passk/final.jsonl.zst: $(foreach i,$(ITERATION_NUMBERS),$(OUT)/iter$(i)/validation.jsonl.zst) $(DATA_OUT)/test.jsonl.zst | build
 	@mkdir -p $(@D)
 	@best=$$($(BIN)/score --best $(foreach i,$(ITERATION_NUMBERS),iter$(i)=$(OUT)/iter$(i)/validation.jsonl.zst)); \
 	  echo "== final ($$best): $(TEST_SAMPLES) samples per test problem for pass@k and maj@k"; \
-	  $(call sample,$(OUT)/$$best/model,$(DATA_OUT)/test.jsonl.zst,$(TEST_SAMPLES),0,$(SEED),$@.gen.jsonl.zst)
-	$(BIN)/verify $@.gen.jsonl.zst -o $@ && rm -rf $@.gen.jsonl.zst $@.gen.jsonl.zst.parts
+	  $(call test_samples,$(OUT)/$$best/model,$@)
 
 # ---- The report ---------------------------------------------------------------------------
 MODELS := base sft $(CONTROL) $(addprefix iter,$(ITERATION_NUMBERS))

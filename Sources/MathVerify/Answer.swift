@@ -128,14 +128,15 @@ enum AnswerParser {
         let last = sides[sides.count - 1]
         // `x = 3 + 4 = 7`: the sides after the first must agree where they are plain numbers;
         // `2 + 2 = 5` states nothing true and is no answer.
-        let constants = sides.dropFirst(label(sides[0]) == nil ? 0 : 1).compactMap(ExpressionParser.parse)
+        let firstName = label(sides[0])
+        let constants = sides.dropFirst(firstName == nil ? 0 : 1).compactMap(ExpressionParser.parse)
             .filter { $0.variables.isEmpty }
         if constants.count >= 2, !constants.dropFirst().allSatisfy({
             MathEquivalence.sameExpression($0, $0.hasDecimalLiteral, constants[0], constants[0].hasDecimalLiteral)
         }) {
             return .text(s)
         }
-        if let name = label(sides[0]) {
+        if let name = firstName {
             let value = parse(last)
             // `x = 2x - 3` is an equation in x, not a value named x.
             if sides.count == 2, let nameExpr = name.expr, case .expression(let e, _) = value,

@@ -106,7 +106,7 @@ private func isConnector(_ gap: String) -> Bool {
 /// (`3, not 5`; `either 3 or 5`) are no answer: which one is meant is a guess.
 func freeFormAnswer(_ line: String) -> String {
     let whole = stripSentenceEnd(line)
-    guard hasWords(withoutTextArguments(whole)) else { return whole }
+    guard hasWords(replacingTextCommands(in: whole, keepingArguments: false)) else { return whole }
     let chars = Array(whole)
     var candidates: [String] = []
     var i = 0
@@ -143,17 +143,6 @@ func freeFormAnswer(_ line: String) -> String {
     let numeric = candidates.filter { $0.contains(where: \.isNumber) }
     if numeric.count == 1 { return numeric[0] }
     return numeric.isEmpty && candidates.count == 1 ? candidates[0] : ""
-}
-
-/// The text without the arguments of `\\text{}`-like commands (units and words in math).
-private func withoutTextArguments(_ text: String) -> String {
-    var s = text
-    for command in ["\\text{", "\\textbf{", "\\mathrm{", "\\mbox{"] {
-        while let range = s.range(of: command), let close = matchingBrace(in: s, open: s.index(before: range.upperBound)) {
-            s.replaceSubrange(range.lowerBound...close, with: " ")
-        }
-    }
-    return s
 }
 
 /// Whether a text holds a word of three or more letters outside `$...$` and commands.

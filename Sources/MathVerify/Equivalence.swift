@@ -224,16 +224,7 @@ public enum MathEquivalence {
         let variables = a.variables.union(b.variables)
         if variables.isEmpty {
             guard let x = Evaluator().evaluate(a), let y = Evaluator().evaluate(b) else { return false }
-            switch (x, y) {
-            case (.exact(let r), .exact(let s)): return r == s
-            case (.exact, .approximate): if aDecimal { return false }
-            case (.approximate, .exact): if bDecimal { return false }
-            default: break
-            }
-            // An exact number beyond a double's range is not "close" to anything approximate.
-            if (x.isExact && !x.double.isFinite) || (y.isExact && !y.double.isFinite) || x.isTiny || y.isTiny { return false }
-            // Relative only: `e^{-50}` is not `e^{-40}`, however small both are.
-            return close(x.double, y.double, tolerance: relativeTolerance, absolute: 0)
+            return sameValue(x, aDecimal, y, bDecimal)
         }
         guard variables.count <= 8 else { return false }
         var compared = 0

@@ -42,15 +42,13 @@ func normalize(_ raw: String) -> NormalizedAnswer {
         s = s.replacingOccurrences(of: from, with: to)
     }
     if rowBreaks { s = s.replacingOccurrences(of: "\u{1}", with: "\\\\") }
-    if ["\\le", "\\ge", "\\ne", "\\lt", "\\gt", "!=", "\\ri", "\\bi", "\\Bi"].contains(where: { hasSubstring(s, $0) }) {
-        s = rewriteCommands(s)
-    }
+    if hasSubstring(s, "!=") || commandPrefixes.contains(where: { hasSubstring(s, $0) }) { s = rewriteCommands(s) }
     var percent = false
     if hasSubstring(s, "%") {
         percent = true
         s = s.replacingOccurrences(of: "%", with: "")
     }
-    s = unwrapTextCommands(s)
+    s = replacingTextCommands(in: s, keepingArguments: true)
     s = s.split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
     let units: [String]
     (s, units) = stripTrailingWords(s)
@@ -61,14 +59,15 @@ func normalize(_ raw: String) -> NormalizedAnswer {
     return NormalizedAnswer(text: s, percent: percent, units: units, currency: currency)
 }
 
-/// `\text{cm}` -> ` cm `; nested braces inside the argument are kept.
-private func unwrapTextCommands(_ input: String) -> String {
+/// `\text{cm}` -> ` cm ` (nested braces inside the argument kept), or -> ` ` without the
+/// argument (to see whether a closing line has words outside units).
+func replacingTextCommands(in input: String, keepingArguments: Bool) -> String {
     guard hasSubstring(input, "\\") else { return input }
     var s = input
     for command in textCommands where hasSubstring(s, command) {
         while let range = s.range(of: command + "{") {
             guard let close = matchingBrace(in: s, open: s.index(before: range.upperBound)) else { break }
-            let inner = s[range.upperBound..<close]
+            let inner = keepingArguments ? s[range.upperBound..<close] : ""
             s.replaceSubrange(range.lowerBound...close, with: " " + inner + " ")
         }
     }
@@ -149,16 +148,21 @@ extension Character {
     var isASCIIDigit: Bool { isASCII && isNumber }
 }
 
+private let commandRewrites: [String: String] = [
+    "leq": "\\le", "leqslant": "\\le", "leqq": "\\le", "le": "\\le", "geq": "\\ge", "geqslant": "\\ge", "geqq": "\\ge",
+    "ge": "\\ge", "neq": "\\ne", "ne": "\\ne", "lt": "<", "gt": ">",
+    "left": "", "right": "", "big": "", "Big": "", "bigl": "", "bigr": "", "Bigl": "", "Bigr": "", "bigg": "", "Bigg": "",
+    "biggl": "", "biggr": "",
+]
+
+/// A backslash and the first two letters of every rewritten command: a byte search decides
+/// whether an answer needs the character scan of `rewriteCommands` at all.
+private let commandPrefixes = Set(commandRewrites.keys.map { "\\" + $0.prefix(2) })
+
 /// Whole commands only (`\\left(` goes, `\\leftarrow` stays): sizing commands removed, one spelling
 /// per comparison (`\\leq`, `\\leqslant`, `\\leqq` -> `\\le`; `\\gt` -> `>`; `\\neq` -> `\\ne`), and
 /// `x != 3` -> `x \\ne 3` (but `5! = 120` keeps its factorial).
 private func rewriteCommands(_ input: String) -> String {
-    guard input.contains("\\") || input.contains("!=") else { return input }
-    let commands: [String: String] = ["leq": "\\le", "leqslant": "\\le", "leqq": "\\le", "le": "\\le",
-                                      "geq": "\\ge", "geqslant": "\\ge", "geqq": "\\ge", "ge": "\\ge",
-                                      "neq": "\\ne", "ne": "\\ne", "lt": "<", "gt": ">",
-                                      "left": "", "right": "", "big": "", "Big": "", "bigl": "", "bigr": "", "Bigl": "",
-                                      "Bigr": "", "bigg": "", "Bigg": "", "biggl": "", "biggr": ""]
     let chars = Array(input)
     var out = ""
     var i = 0
@@ -167,7 +171,7 @@ private func rewriteCommands(_ input: String) -> String {
         if c == "\\" {
             var end = i + 1
             while end < chars.count, chars[end].isLetter, chars[end].isASCII { end += 1 }
-            if end > i + 1, let replacement = commands[String(chars[(i + 1)..<end])] {
+            if end > i + 1, let replacement = commandRewrites[String(chars[(i + 1)..<end])] {
                 out += replacement.isEmpty ? "" : " " + replacement + " "
                 i = end
                 continue

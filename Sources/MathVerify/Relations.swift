@@ -66,8 +66,9 @@ struct Endpoint {
     }
 }
 
-/// Whether two values are equal: exactly for rationals, within a relative 1e-9 otherwise, and a
-/// decimal literal never equals an irrational number.
+/// Whether two values are equal (answers without variables and interval ends alike): exactly for
+/// rationals, within a relative tolerance otherwise, and a decimal literal never equals an
+/// irrational number.
 func sameValue(_ x: Value, _ xDecimal: Bool, _ y: Value, _ yDecimal: Bool) -> Bool {
     switch (x, y) {
     case (.exact(let r), .exact(let s)): return r == s
@@ -75,7 +76,10 @@ func sameValue(_ x: Value, _ xDecimal: Bool, _ y: Value, _ yDecimal: Bool) -> Bo
     case (.approximate, .exact): if yDecimal { return false }
     default: break
     }
-    return MathEquivalence.close(x.double, y.double, tolerance: MathEquivalence.relativeTolerance)
+    // An exact number beyond a double's range is not "close" to anything approximate.
+    if (x.isExact && !x.double.isFinite) || (y.isExact && !y.double.isFinite) || x.isTiny || y.isTiny { return false }
+    // Relative only: `e^{-50}` is not `e^{-40}`, however small both are.
+    return MathEquivalence.close(x.double, y.double, tolerance: MathEquivalence.relativeTolerance, absolute: 0)
 }
 
 /// An interval of the real line; a nil end is infinite (and open).
