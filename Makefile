@@ -69,6 +69,15 @@ TEST_SAMPLES ?= $(SAMPLES)# K samples per test problem from base, SFT and final 
 GENERATE_FLAGS ?=#       e.g. --endpoint http://127.0.0.1:8000/v1 --concurrency 16
 FINETUNE_FLAGS ?=
 DEMO_FLAGS ?=#           extra `shards demo` flags, e.g. --splits 200,40,40 for a quick look
+# Scaling out (README, "Scaling out"):
+SHARDS ?= 1#             every sampling stage (E-steps, greedy and pass@k evaluations) as N shard jobs
+LAUNCH ?=#               prefix of every shard job, e.g. srun --ntasks=1 --gres=gpu:1 (empty: run here)
+SERVE ?=#                sample through a server started per shard job: vllm, transformers, or a command
+#                        template with {model}, {name} and {port}
+SERVE_TIMEOUT ?= 600#    seconds to wait for the server's GET /v1/models
+TRAINER ?= builtin#      every fine-tune (M-steps, SFT, control) on the built-in CPU trainer, or trl (TRL's SFTTrainer)
+TRL_LAUNCH ?= accelerate launch --num_processes 1 --num_machines 1 --mixed_precision no --dynamo_backend no
+TRAIN_LAUNCH ?=#         prefix of every fine-tune, e.g. srun --ntasks=1 --gres=gpu:8 (empty: run here)
 PRETRAIN_STEPS ?= 600#   most pretraining steps of a demo base (SEED != 0 and `make base`)
 PRETRAIN_EVERY ?= 25#    a pretraining snapshot every N steps
 BASE_TARGET ?= 30#       the demo base: the first snapshot with validation pass@1 >= this (%)
@@ -154,7 +163,7 @@ $(RUNS)/%/pretrained/model.safetensors: $(RUNS)/%/data/pretrain.jsonl.zst $(RUNS
 	  --resume $(PRETRAIN) --log $(RUNS)/$*/pretraining/log.jsonl
 	@chosen=$(PRETRAIN_STEPS); for s in $(PRETRAIN_SNAPSHOTS); do \
 	  v=$(RUNS)/$*/pretraining/$$s.validation.jsonl.zst; \
-	  [ -f $$v ] || { $(call greedy,$(RUNS)/$*/pretraining/$$s,validation,$$v); }; \
+	  $(MAKE) --no-print-directory SWIFT_BUILD=true $$v; \
 	  pass=$$($(BIN)/score $$v --json $$v.score.json >/dev/null && jq -r '.[]["pass@1"]' $$v.score.json); \
 	  echo "pretraining step $$s: validation pass@1 $$pass"; \
 	  if awk -v p="$$pass" -v t="$(BASE_TARGET)" 'BEGIN { exit !(p * 100 >= t) }'; then chosen=$$s; break; fi; \
@@ -174,21 +183,68 @@ base:
 # retrains instead of reusing old steps, while a rerun after an interruption keeps them.
 drop_stale = for ref in $(2); do find $(1) -mindepth 1 -maxdepth 1 ! -newer $$ref -exec rm -rf {} +; done
 
-# ---- Evaluation: greedy pass@1 -----------------------------------------------------------
-# $(call greedy,MODEL,SPLIT,OUT): greedy samples of MODEL on SPLIT, verified into OUT.
-greedy = $(BIN)/generate --model $(1) $(DATA_OUT)/$(2).jsonl.zst --template $(TEMPLATE) --temperature 0 \
-           --max-tokens $(MAX_TOKENS) $(GENERATE_FLAGS) -o $(3).gen.jsonl.zst && \
-         $(BIN)/verify $(3).gen.jsonl.zst -o $(3) && rm -rf $(3).gen.jsonl.zst $(3).gen.jsonl.zst.parts
+# ---- Sampling stages as shard jobs --------------------------------------------------------
+# Every stage that samples is SHARDS shard jobs (`--shard i/SHARDS`), each its own target
+# (STAGE.shards/i-of-N.jsonl.zst: generate, then verify), so `make -j` runs them side by side,
+# LAUNCH sends each to a scheduler and a killed one reruns alone. `shards merge` puts the parts
+# back in the problems' order; it writes every stage's output, also for SHARDS=1, so a run's
+# artifacts are the same bytes for every SHARDS (samples do not depend on --shard).
+SHARD_IDS := $(shell seq 0 $$(( $(SHARDS) - 1 )))
+ifeq ($(SHARD_IDS),)
+  $(error SHARDS=$(SHARDS) must be 1 or more)
+endif
+ifneq ($(SHARDS),1)
+  ifneq ($(ROUNDS),1)
+    $(error ROUNDS=$(ROUNDS) runs its rounds in one job: use it with SHARDS=1)
+  endif
+endif
+# $(call parts,STAGE): the shard parts of STAGE (runs/x/sft/validation.jsonl.zst ->
+# runs/x/sft/validation.shards/0-of-2.jsonl.zst ...).
+parts = $(foreach i,$(SHARD_IDS),$(patsubst %.jsonl.zst,%.shards,$(1))/$(i)-of-$(SHARDS).jsonl.zst)
+# The shard index of a part, from its name.
+part_index = $(firstword $(subst -of-, ,$(notdir $(1))))
+SERVE_PRESET_vllm := vllm serve {model} --served-model-name {name} --port {port} --seed 0
+# `transformers serve MODEL` pins the model and answers only requests that name it by its path.
+SERVE_PRESET_transformers := transformers serve --host 127.0.0.1 --port {port} {model}
+SERVE_NAME_transformers := {model}
+SERVE_COMMAND = $(or $(SERVE_PRESET_$(SERVE)),$(SERVE))
+# $(call generate,MODEL,PART): `generate` on MODEL in one shard job: the built-in engine, or with
+# SERVE a server started for MODEL by scripts/with-server (and stopped afterwards, whatever happens).
+generate = $(LAUNCH) $(if $(SERVE),scripts/with-server --serve '$(subst ','"'"',$(SERVE_COMMAND))' --model $(1) \
+             --name '$(or $(SERVE_NAME_$(SERVE)),$(1))' --timeout $(SERVE_TIMEOUT) --log $(2).server.log -- \
+             $(BIN)/generate --endpoint {endpoint} --model {name},$(BIN)/generate --model $(1))
 
-$(OUT)/%/validation.jsonl.zst: $(OUT)/%/model $(DATA_OUT)/validation.jsonl.zst | build
-	@echo "== $*: greedy pass@1 on validation"
-	$(call greedy,$<,validation,$@)
-$(OUT)/%/test.jsonl.zst: $(OUT)/%/model $(DATA_OUT)/test.jsonl.zst | build
-	@echo "== $*: greedy pass@1 on test"
-	$(call greedy,$<,test,$@)
-$(OUT)/%/train.jsonl.zst: $(OUT)/%/model $(DATA_OUT)/train.jsonl.zst | build
-	@echo "== $*: greedy pass@1 on train"
-	$(call greedy,$<,train,$@)
+# $(call greedy_part,MODEL,SPLIT,PART): shard PART of MODEL's greedy samples on SPLIT, verified.
+greedy_part = $(call generate,$(1),$(3)) $(DATA_OUT)/$(2).jsonl.zst --template $(TEMPLATE) --temperature 0 \
+                --max-tokens $(MAX_TOKENS) $(GENERATE_FLAGS) --shard $(call part_index,$(3))/$(SHARDS) \
+                -o $(3).gen.jsonl.zst && \
+              $(LAUNCH) $(BIN)/verify $(3).gen.jsonl.zst -o $(3) && rm -rf $(3).gen.jsonl.zst $(3).gen.jsonl.zst.parts
+# $(call merge,PROBLEMS): the recipe line that merges a stage's parts in the order of PROBLEMS.
+merge = $(BIN)/shards merge --order $(1) $(filter %.jsonl.zst,$(filter-out $(1),$^)) -o $@
+
+# Greedy pass@1 of a stage's model (runs/x/NAME/model) on each split, and of a snapshot
+# (runs/x/NAME/steps/100) on validation.
+define greedy_split
+$$(OUT)/%/$(1).jsonl.zst: $$(call parts,$$(OUT)/%/$(1).jsonl.zst) $$(DATA_OUT)/$(1).jsonl.zst | build
+	$$(call merge,$$(DATA_OUT)/$(1).jsonl.zst)
+endef
+define greedy_split_part
+$$(OUT)/%/$(1).shards/$(2)-of-$$(SHARDS).jsonl.zst: $$(OUT)/%/model $$(DATA_OUT)/$(1).jsonl.zst | build
+	@mkdir -p $$(@D)
+	@echo "== $$*: greedy pass@1 on $(1)$$(if $$(filter-out 1,$$(SHARDS)), (shard $(2)/$$(SHARDS)))"
+	$$(call greedy_part,$$(OUT)/$$*/model,$(1),$$@)
+endef
+$(foreach split,validation test train,$(eval $(call greedy_split,$(split))))
+$(foreach split,validation test train,$(foreach i,$(SHARD_IDS),$(eval $(call greedy_split_part,$(split),$(i)))))
+
+%.validation.jsonl.zst: $(call parts,%.validation.jsonl.zst) $(DATA_OUT)/validation.jsonl.zst | build
+	$(call merge,$(DATA_OUT)/validation.jsonl.zst)
+define greedy_snapshot_part
+%.validation.shards/$(1)-of-$$(SHARDS).jsonl.zst: %/model.safetensors $$(DATA_OUT)/validation.jsonl.zst | build
+	@mkdir -p $$(@D)
+	$$(call greedy_part,$$*,validation,$$@)
+endef
+$(foreach i,$(SHARD_IDS),$(eval $(call greedy_snapshot_part,$(i))))
 
 $(OUT)/base/model: $(if $(filter $(RUNS)/%,$(BASE)),$(BASE)/model.safetensors)
 	@mkdir -p $(@D)
@@ -200,16 +256,24 @@ $(OUT)/base/model: $(if $(filter $(RUNS)/%,$(BASE)),$(BASE)/model.safetensors)
 # for STEPS steps (resuming after an interruption), snapshot every SNAPSHOT_EVERY steps, score
 # every snapshot greedily on validation and link FOLDER/model to the best one. The same recipe
 # and the same choice on validation for the SFT baseline, the control and every iteration.
+ifeq ($(TRAINER),builtin)
+  FINETUNE_TOOL = $(BIN)/finetune
+else ifeq ($(TRAINER),trl)
+  FINETUNE_TOOL = $(TRL_LAUNCH) scripts/trl-finetune.py
+else
+  $(error TRAINER=$(TRAINER): give builtin or trl)
+endif
 define finetune_and_choose
 	@echo "== $(notdir $(1)): fine-tune $(or $(4),$(OUT)/base/model), $(STEPS) steps, a snapshot every $(SNAPSHOT_EVERY) chosen on validation"
 	@mkdir -p $(1)/steps
 	@$(call drop_stale,$(1)/steps,$(2) $(or $(4),$(OUT)/base/model)/model.safetensors)
-	[ -f $(1)/steps/$(STEPS)/model.safetensors ] || $(BIN)/finetune --base $(or $(4),$(OUT)/base/model) --data $(2) $(3) \
+	[ -f $(1)/steps/$(STEPS)/model.safetensors ] || $(TRAIN_LAUNCH) $(FINETUNE_TOOL) --base $(or $(4),$(OUT)/base/model) --data $(2) $(3) \
 	  --template $(TEMPLATE) --out $(1)/steps/$(STEPS) --snapshots $(1)/steps --snapshot-every $(SNAPSHOT_EVERY) \
 	  --steps $(STEPS) --batch-size $(BATCH) --lr $(LR) --warmup $(WARMUP) --max-tokens $(SEQ_TOKENS) --seed $(SEED) \
 	  --log $(1)/train-log.jsonl --resume $(FINETUNE_FLAGS)
 	@for s in $(SNAPSHOT_STEPS); do \
-	  [ -f $(1)/steps/$$s.validation.jsonl.zst ] || { echo "$(1): step $$s on validation"; $(call greedy,$(1)/steps/$$s,validation,$(1)/steps/$$s.validation.jsonl.zst); }; \
+	  [ -f $(1)/steps/$$s.validation.jsonl.zst ] || echo "$(1): step $$s on validation"; \
+	  $(MAKE) --no-print-directory SWIFT_BUILD=true $(1)/steps/$$s.validation.jsonl.zst; \
 	done
 	@best=$$($(BIN)/score --best $(foreach s,$(SNAPSHOT_STEPS),$(s)=$(1)/steps/$(s).validation.jsonl.zst)); \
 	  echo "$(1): step $$best is the best on validation"; \
@@ -238,38 +302,64 @@ endif
 $(OUT)/train-part.jsonl.zst: $(DATA_OUT)/train.jsonl.zst | build
 	$(BIN)/shards cat --shard $(TRAIN_PART) $< -o $@
 
-# $(call sample,MODEL,PROBLEMS,K,FIRST,SEED,OUT): the E-step's sampling settings.
-sample = $(BIN)/generate --model $(1) $(2) --template $(TEMPLATE) --samples $(3) --first-sample $(4) \
-           --temperature $(TEMP) --top-k $(TOP_K) --max-tokens $(MAX_TOKENS) --seed $(5) $(GENERATE_FLAGS) -o $(6)
+# $(call sample,MODEL,PROBLEMS,K,FIRST,SEED,OUT,SHARD): the E-step's sampling settings.
+sample = $(call generate,$(1),$(6)) $(2) --template $(TEMPLATE) --samples $(3) --first-sample $(4) \
+           --temperature $(TEMP) --top-k $(TOP_K) --max-tokens $(MAX_TOKENS) --seed $(5) $(GENERATE_FLAGS) \
+           --shard $(7) -o $(6)
+E_BANNER = $(SAMPLES) samples per train problem from $(or $(SAMPLER),$(1)) (temperature $(TEMP), top-k $(TOP_K)$(if \
+             $(filter-out 1,$(ROUNDS)),$(comma) $(ROUNDS) rounds))
+
+# Shard job I of iteration N's E-step (SHARDS jobs, merged below): its samples, then verify
+# keeps the correct ones of its problems (the cap is per problem, so a part's choice is the
+# whole run's). $(call estep_part,N,PREVIOUS,I)
+define estep_part
+$(OUT)/iter$(1)/samples.shards/$(3)-of-$(SHARDS).jsonl.zst: $(if $(SAMPLER),$(SAMPLER)/model.safetensors,$(OUT)/$(2)/model) $(E_TRAIN) | build
+	@mkdir -p $$(@D)
+	@echo "== iter$(1): E-step, $(call E_BANNER,$(2))$(if $(filter-out 1,$(SHARDS)), (shard $(3)/$(SHARDS)))"
+	$(call sample,$(or $(SAMPLER),$(OUT)/$(2)/model),$(E_TRAIN),$(SAMPLES),0,$$$$(( $(SEED) * 1000 + $(1) )),$$@,$(3)/$(SHARDS))
+$(OUT)/iter$(1)/kept.shards/$(3)-of-$(SHARDS).jsonl.zst $(OUT)/iter$(1)/verdicts.shards/$(3)-of-$(SHARDS).jsonl.zst &: \
+    $(OUT)/iter$(1)/samples.shards/$(3)-of-$(SHARDS).jsonl.zst | build
+	@mkdir -p $(OUT)/iter$(1)/kept.shards $(OUT)/iter$(1)/verdicts.shards
+	@echo "== iter$(1): E-step, verify and keep the correct samples (at most $(CAP) per problem)$(if \
+	  $(filter-out 1,$(SHARDS)), (shard $(3)/$(SHARDS)))"
+	$(LAUNCH) $(BIN)/verify $$< --keep correct $(CAP_FLAG) --seed $(SEED) \
+	  --verdicts $(OUT)/iter$(1)/verdicts.shards/$(3)-of-$(SHARDS).jsonl.zst -o $(OUT)/iter$(1)/kept.shards/$(3)-of-$(SHARDS).jsonl.zst
+endef
 
 define iteration
-$(OUT)/iter$(1)/samples.jsonl.zst: $(if $(SAMPLER),$(SAMPLER)/model.safetensors,$(OUT)/$(2)/model) $(E_TRAIN) | build
-	@mkdir -p $$(@D)
-	@echo "== iter$(1): E-step, $(SAMPLES) samples per train problem from $(or $(SAMPLER),$(2)) (temperature $(TEMP), top-k $(TOP_K)$(if $(filter-out 1,$(ROUNDS)),$(comma) $(ROUNDS) rounds))"
 ifeq ($(ROUNDS),1)
-	$(call sample,$(or $(SAMPLER),$(OUT)/$(2)/model),$(E_TRAIN),$(SAMPLES),0,$$$$(( $(SEED) * 1000 + $(1) )),$$@)
+$(OUT)/iter$(1)/samples.jsonl.zst: $(call parts,$(OUT)/iter$(1)/samples.jsonl.zst) $(E_TRAIN) | build
+	$$(call merge,$(E_TRAIN))
+$(OUT)/iter$(1)/kept.jsonl.zst $(OUT)/iter$(1)/verdicts.jsonl.zst &: $(OUT)/iter$(1)/samples.jsonl.zst \
+    $(call parts,$(OUT)/iter$(1)/kept.jsonl.zst) $(call parts,$(OUT)/iter$(1)/verdicts.jsonl.zst) | build
+	$(BIN)/shards merge --order $(E_TRAIN) $(call parts,$(OUT)/iter$(1)/verdicts.jsonl.zst) -o $(OUT)/iter$(1)/verdicts.jsonl.zst
+	$(BIN)/shards merge --order $(E_TRAIN) $(call parts,$(OUT)/iter$(1)/kept.jsonl.zst) -o $(OUT)/iter$(1)/kept.jsonl.zst
 else
+$(OUT)/iter$(1)/samples.jsonl.zst: $(if $(SAMPLER),$(SAMPLER)/model.safetensors,$(OUT)/$(2)/model) $(E_TRAIN) | build
 	@mkdir -p $$(@D)/rounds
+	@echo "== iter$(1): E-step, $(call E_BANNER,$(2))"
 	@$$(call drop_stale,$$(@D)/rounds,$$<)
 	@for r in $$$$(seq 0 $$$$(( $(ROUNDS) - 1 ))); do \
 	  [ -f $$(@D)/rounds/$$$$r.verdicts.jsonl.zst ] && continue; \
 	  $(BIN)/shards pending $(E_TRAIN) --cap $(if $(filter all,$(CAP)),$(SAMPLES),$(CAP)) $$$$(for q in $$$$(seq 0 $$$$(( r - 1 ))); do \
 	    echo --verdicts $$(@D)/rounds/$$$$q.verdicts.jsonl.zst; done) -o $$(@D)/rounds/$$$$r.problems.jsonl.zst; \
-	  $(call sample,$(or $(SAMPLER),$(OUT)/$(2)/model),$$(@D)/rounds/$$$$r.problems.jsonl.zst,$(PER_ROUND),$$$$(( r * $(PER_ROUND) )),$$$$(( $(SEED) * 1000 + $(1) )),$$(@D)/rounds/$$$$r.samples.jsonl.zst); \
+	  $(call sample,$(or $(SAMPLER),$(OUT)/$(2)/model),$$(@D)/rounds/$$$$r.problems.jsonl.zst,$(PER_ROUND),$$$$(( r * $(PER_ROUND) )),$$$$(( $(SEED) * 1000 + $(1) )),$$(@D)/rounds/$$$$r.samples.jsonl.zst,0/1); \
 	  $(BIN)/verify $$(@D)/rounds/$$$$r.samples.jsonl.zst -o $$(@D)/rounds/$$$$r.verdicts.jsonl.zst; \
 	done
 	$(BIN)/shards cat $$(foreach r,$$(shell seq 0 $$$$(( $(ROUNDS) - 1 ))),$$(@D)/rounds/$$(r).samples.jsonl.zst) -o $$@
-endif
 
 $(OUT)/iter$(1)/kept.jsonl.zst $(OUT)/iter$(1)/verdicts.jsonl.zst &: $(OUT)/iter$(1)/samples.jsonl.zst | build
 	@echo "== iter$(1): E-step, verify and keep the correct samples (at most $(CAP) per problem)"
 	$(BIN)/verify $$< --keep correct $(CAP_FLAG) --seed $(SEED) --verdicts $(OUT)/iter$(1)/verdicts.jsonl.zst \
 	  -o $(OUT)/iter$(1)/kept.jsonl.zst
+endif
 
 $(OUT)/iter$(1)/model: $(OUT)/iter$(1)/kept.jsonl.zst $(OUT)/$(if $(filter previous,$(FROM)),$(2),base)/model | build
 	$$(call finetune_and_choose,$$(@D),$$<,,$(if $(filter previous,$(FROM)),$(OUT)/$(2)/model))
 endef
-$(foreach i,$(ITERATION_NUMBERS),$(eval $(call iteration,$(i),$(if $(filter 1,$(i)),base,iter$(shell echo $$(($(i) - 1)))))))
+previous = $(if $(filter 1,$(1)),base,iter$(shell echo $$(($(1) - 1))))
+$(foreach i,$(ITERATION_NUMBERS),$(eval $(call iteration,$(i),$(call previous,$(i)))))
+$(foreach i,$(ITERATION_NUMBERS),$(foreach j,$(SHARD_IDS),$(eval $(call estep_part,$(i),$(call previous,$(i)),$(j)))))
 
 # ---- Test pass@k and maj@k ---------------------------------------------------------------
 # TEST_SAMPLES samples per test problem (the E-step's temperature and top-k) from the base, the
@@ -277,18 +367,25 @@ $(foreach i,$(ITERATION_NUMBERS),$(eval $(call iteration,$(i),$(if $(filter 1,$(
 ifneq ($(TEST_SAMPLES),0)
 PASSK_FILES := $(OUT)/passk/base.jsonl.zst $(OUT)/passk/sft.jsonl.zst $(OUT)/passk/final.jsonl.zst
 endif
-# $(call test_samples,MODEL,OUT): TEST_SAMPLES samples of MODEL per test problem, verified into OUT.
-test_samples = $(call sample,$(1),$(DATA_OUT)/test.jsonl.zst,$(TEST_SAMPLES),0,$(SEED),$(2).gen.jsonl.zst) && \
-               $(BIN)/verify $(2).gen.jsonl.zst -o $(2) && rm -rf $(2).gen.jsonl.zst $(2).gen.jsonl.zst.parts
-$(OUT)/passk/%.jsonl.zst: $(OUT)/%/model $(DATA_OUT)/test.jsonl.zst | build
-	@mkdir -p $(@D)
-	@echo "== $*: $(TEST_SAMPLES) samples per test problem for pass@k and maj@k"
-	$(call test_samples,$<,$@)
-$(OUT)/passk/final.jsonl.zst: $(foreach i,$(ITERATION_NUMBERS),$(OUT)/iter$(i)/validation.jsonl.zst) $(DATA_OUT)/test.jsonl.zst | build
-	@mkdir -p $(@D)
-	@best=$$($(BIN)/score --best $(foreach i,$(ITERATION_NUMBERS),iter$(i)=$(OUT)/iter$(i)/validation.jsonl.zst)); \
-	  echo "== final ($$best): $(TEST_SAMPLES) samples per test problem for pass@k and maj@k"; \
-	  $(call test_samples,$(OUT)/$$best/model,$@)
+# $(call test_samples,MODEL,PART): shard PART of TEST_SAMPLES samples of MODEL per test problem, verified.
+test_samples = $(call sample,$(1),$(DATA_OUT)/test.jsonl.zst,$(TEST_SAMPLES),0,$(SEED),$(2).gen.jsonl.zst,$(call \
+                 part_index,$(2))/$(SHARDS)) && \
+               $(LAUNCH) $(BIN)/verify $(2).gen.jsonl.zst -o $(2) && rm -rf $(2).gen.jsonl.zst $(2).gen.jsonl.zst.parts
+$(OUT)/passk/%.jsonl.zst: $(call parts,$(OUT)/passk/%.jsonl.zst) $(DATA_OUT)/test.jsonl.zst | build
+	$(call merge,$(DATA_OUT)/test.jsonl.zst)
+define passk_part
+$$(OUT)/passk/%.shards/$(1)-of-$$(SHARDS).jsonl.zst: $$(OUT)/%/model $$(DATA_OUT)/test.jsonl.zst | build
+	@mkdir -p $$(@D)
+	@echo "== $$*: $$(TEST_SAMPLES) samples per test problem for pass@k and maj@k$$(if $$(filter-out 1,$$(SHARDS)), (shard $(1)/$$(SHARDS)))"
+	$$(call test_samples,$$<,$$@)
+$$(OUT)/passk/final.shards/$(1)-of-$$(SHARDS).jsonl.zst: $$(foreach i,$$(ITERATION_NUMBERS),$$(OUT)/iter$$(i)/validation.jsonl.zst) \
+    $$(DATA_OUT)/test.jsonl.zst | build
+	@mkdir -p $$(@D)
+	@best=$$$$($$(BIN)/score --best $$(foreach i,$$(ITERATION_NUMBERS),iter$$(i)=$$(OUT)/iter$$(i)/validation.jsonl.zst)); \
+	  echo "== final ($$$$best): $$(TEST_SAMPLES) samples per test problem for pass@k and maj@k$$(if $$(filter-out 1,$$(SHARDS)), (shard $(1)/$$(SHARDS)))"; \
+	  $$(call test_samples,$$(OUT)/$$$$best/model,$$@)
+endef
+$(foreach i,$(SHARD_IDS),$(eval $(call passk_part,$(i))))
 
 # ---- The report ---------------------------------------------------------------------------
 MODELS := base sft $(CONTROL) $(addprefix iter,$(ITERATION_NUMBERS))

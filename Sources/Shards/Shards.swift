@@ -21,7 +21,8 @@ struct Shards: ParsableCommand {
               shards head -n 2 gsm8k-test.jsonl.zst | jq .
               shards split --shards 4 gsm8k-test.jsonl.zst -o parts/test.jsonl.zst
             """,
-        subcommands: [Cat.self, Head.self, Count.self, Stats.self, Split.self, Pending.self, Import.self, Demo.self]
+        subcommands: [Cat.self, Head.self, Count.self, Stats.self, Split.self, Merge.self, Pending.self, Import.self,
+                      Demo.self]
     )
 }
 
@@ -220,6 +221,56 @@ extension Shards {
                 }
                 printError("split \(writers.map(\.recordCount).reduce(0, +)) records into \(shards) parts: "
                            + writers.map { "\($0.recordCount)" }.joined(separator: " "))
+            }
+        }
+    }
+
+    struct Merge: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Merge the outputs of shard jobs back into the order of their problems.",
+            discussion: """
+                Each shard job (`generate --shard i/N`, then `verify`) keeps its problems in input \
+                order, but its part holds only every N-th problem or so. merge puts every record back \
+                at its problem's place in the --order shard, records of one problem in the order \
+                they were written, so the merged shard equals the output of one unsharded run (make \
+                SHARDS=N writes every stage's output this way, also for SHARDS=1). A record whose id \
+                is not in --order, a problem id that --order holds twice, or a problem with records \
+                in two parts (overlapping parts) is an error.
+
+                Example:
+                  shards merge --order train.jsonl.zst samples.shards/*-of-00004.jsonl.zst -o samples.jsonl.zst
+                """)
+
+        @Option(help: "The problem shard the parts were made from; the output follows its order.")
+        var order: String
+        @OptionGroup var input: InputFiles
+        @Option(name: .shortAndLong, help: "Output shard ('-' for stdout).") var output = "-"
+
+        func run() throws {
+            try reportingDataErrors(tool: "shards merge") {
+                var place: [String: Int] = [:]
+                try forEachRecord(in: [order]) { record, reader in
+                    guard let id = record.id else { throw reader.error("field \"id\" missing") }
+                    if place[id] != nil { throw reader.error("problem \"\(id)\" appears twice (merge needs unique ids)") }
+                    place[id] = place.count
+                }
+                var recordsByProblem = [[Record]](repeating: [], count: place.count)
+                var partOfProblem = [Int?](repeating: nil, count: place.count)
+                let inputs = try resolveInputs(input.files)
+                for (part, path) in inputs.enumerated() {
+                    try forEachRecord(in: [path]) { record, reader in
+                        guard let id = record.id else { throw reader.error("field \"id\" missing") }
+                        guard let index = place[id] else { throw reader.error("problem \"\(id)\" is not in \(order)") }
+                        if let earlier = partOfProblem[index], earlier != part {
+                            throw reader.error("problem \"\(id)\" also has records in \(inputs[earlier]): the parts overlap")
+                        }
+                        partOfProblem[index] = part
+                        recordsByProblem[index].append(record)
+                    }
+                }
+                try writeShard(to: output) { writer in
+                    for records in recordsByProblem { for record in records { try writer.write(record) } }
+                }
             }
         }
     }

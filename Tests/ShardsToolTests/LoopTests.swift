@@ -112,6 +112,35 @@ import Testing
             .hasPrefix("# ReST^EM report: mini\n"))
     }
 
+    /// SHARDS=3 under `make -j2`: every sampling stage as three shard jobs, merged in problem
+    /// order, gives the same bytes as SHARDS=1 in every artifact (training logs hold timings).
+    @Test func threeShardJobsGiveTheSameRunAsOne() throws {
+        let one = try make(runs: "one/runs")
+        #expect(one.status == 0, "\(one.stdout)\n\(one.stderr)")
+        let three = try make(["SHARDS=3", "-j2"], runs: "three/runs")
+        #expect(three.status == 0, "\(three.stdout)\n\(three.stderr)")
+        #expect(three.stdout.contains("--shard 2/3") && !one.stdout.contains("--shard 2/3"))
+        func artifacts(_ root: String) throws -> [String] {
+            let base = dir.path(root)
+            let all = FileManager.default.enumerator(atPath: base)!.compactMap { $0 as? String }
+            return all.filter { path in
+                if path.split(separator: "/").contains(where: { $0.hasSuffix(".shards") }) { return false }
+                if path.hasSuffix("train-log.jsonl") { return false }
+                var isDirectory: ObjCBool = false
+                FileManager.default.fileExists(atPath: "\(base)/\(path)", isDirectory: &isDirectory)
+                let isLink = (try? FileManager.default.destinationOfSymbolicLink(atPath: "\(base)/\(path)")) != nil
+                return !isDirectory.boolValue && !isLink
+            }.sorted()
+        }
+        let files = try artifacts("one/runs/mini")
+        #expect(try artifacts("three/runs/mini") == files)
+        #expect(files.contains("iter1/kept.jsonl.zst") && files.contains("passk/final.jsonl.zst") && files.contains("report.md"))
+        for file in files {
+            #expect(FileManager.default.contentsEqual(atPath: dir.path("one/runs/mini/\(file)"),
+                                                      andPath: dir.path("three/runs/mini/\(file)")), "\(file) differs")
+        }
+    }
+
     /// Pretraining snapshots at 2 and 4 steps: the first to reach BASE_TARGET becomes the base;
     /// when none does (a target of 101%), the last.
     @Test(arguments: [("0", "2"), ("101", "4")])
