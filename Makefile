@@ -85,7 +85,7 @@ OUT := $(RUNS)/$(RUN)
 SNAPSHOT_STEPS := $(shell s=$(SNAPSHOT_EVERY); while [ $$s -lt $(STEPS) ]; do echo $$s; s=$$((s + $(SNAPSHOT_EVERY))); done) $(STEPS)
 ITERATION_NUMBERS := $(shell seq 1 $(ITERS))
 
-.PHONY: all deps build test bench compare-math-verify clean base datasets ablations
+.PHONY: all deps build test test-integration bench compare-math-verify clean base datasets ablations
 
 # Installs missing system packages: directly as root, otherwise prints the exact command.
 deps:
@@ -108,6 +108,20 @@ build: deps
 test: deps
 	swift build --build-tests
 	swift test
+
+# Scaling out against real engines on this CPU (README, "Scaling out"): shard jobs killed and
+# rerun, SERVE=transformers (`transformers serve`), TRAINER=trl (TRL through accelerate). The
+# Python environment lives in .build/integration-venv; pip takes torch's CPU build from the
+# find-links folder in PIP_FIND_LINKS when there is one (PyPI's default build pulls CUDA).
+INTEGRATION_VENV := .build/integration-venv
+INTEGRATION_PACKAGES := torch==2.13.0 'transformers[serving]==5.25.0' trl==1.16.0 accelerate==1.16.0
+$(INTEGRATION_VENV)/installed:
+	python3 -m venv $(INTEGRATION_VENV)
+	$(INTEGRATION_VENV)/bin/pip install --quiet --disable-pip-version-check $(INTEGRATION_PACKAGES)
+	touch $@
+test-integration: deps $(INTEGRATION_VENV)/installed
+	swift build --build-tests
+	RESTEM_INTEGRATION_BIN=$(abspath $(INTEGRATION_VENV)/bin) swift test --skip-build --filter IntegrationTests
 
 # `make bench SECTIONS="math code"` runs only those sections (engine, shards, math, code, tokenizer).
 bench: deps
@@ -207,12 +221,13 @@ SERVE_PRESET_vllm := vllm serve {model} --served-model-name {name} --port {port}
 # `transformers serve MODEL` pins the model and answers only requests that name it by its path.
 SERVE_PRESET_transformers := transformers serve --host 127.0.0.1 --port {port} {model}
 SERVE_NAME_transformers := {model}
+SERVE_FLAGS_transformers := --server-kind transformers
 SERVE_COMMAND = $(or $(SERVE_PRESET_$(SERVE)),$(SERVE))
 # $(call generate,MODEL,PART): `generate` on MODEL in one shard job: the built-in engine, or with
 # SERVE a server started for MODEL by scripts/with-server (and stopped afterwards, whatever happens).
 generate = $(LAUNCH) $(if $(SERVE),scripts/with-server --serve '$(subst ','"'"',$(SERVE_COMMAND))' --model $(1) \
              --name '$(or $(SERVE_NAME_$(SERVE)),$(1))' --timeout $(SERVE_TIMEOUT) --log $(2).server.log -- \
-             $(BIN)/generate --endpoint {endpoint} --model {name},$(BIN)/generate --model $(1))
+             $(BIN)/generate --endpoint {endpoint} --model {name} $(SERVE_FLAGS_$(SERVE)),$(BIN)/generate --model $(1))
 
 # $(call greedy_part,MODEL,SPLIT,PART): shard PART of MODEL's greedy samples on SPLIT, verified.
 greedy_part = $(call generate,$(1),$(3)) $(DATA_OUT)/$(2).jsonl.zst --template $(TEMPLATE) --temperature 0 \

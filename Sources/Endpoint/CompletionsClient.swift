@@ -5,7 +5,18 @@ import Foundation
 import FoundationNetworking
 #endif
 
-/// One request to an OpenAI-compatible `/v1/completions` server (vLLM, SGLang, llama.cpp).
+/// How a server reads the sampling settings beyond OpenAI's schema.
+public enum ServerKind: String, Sendable, CaseIterable {
+    /// vLLM, SGLang, llama.cpp: `n` samples per request, `top_k` as a field of its own.
+    case vllm
+    /// `transformers serve`: one sample per request (it ignores `n`), `top_k` only inside the
+    /// `generation_config` JSON string (it rejects a `top_k` field; without one it samples with
+    /// the model's generation config, top-k 50 by default).
+    case transformers
+}
+
+/// One request to an OpenAI-compatible `/v1/completions` server (vLLM, SGLang, llama.cpp,
+/// `transformers serve`).
 public struct CompletionRequest: Sendable {
     public var model: String
     public var prompt: String
@@ -16,20 +27,29 @@ public struct CompletionRequest: Sendable {
     public var maxTokens: Int
     public var stop: [String]
     public var seed: Int
+    public var kind: ServerKind
 
-    public init(model: String, prompt: String, n: Int, temperature: Float, topP: Float, topK: Int, maxTokens: Int, stop: [String], seed: Int) {
+    public init(model: String, prompt: String, n: Int, temperature: Float, topP: Float, topK: Int, maxTokens: Int,
+                stop: [String], seed: Int, kind: ServerKind = .vllm) {
         self.model = model; self.prompt = prompt; self.n = n; self.temperature = temperature; self.topP = topP
-        self.topK = topK; self.maxTokens = maxTokens; self.stop = stop; self.seed = seed
+        self.topK = topK; self.maxTokens = maxTokens; self.stop = stop; self.seed = seed; self.kind = kind
     }
 
     var body: JSON {
         var o = JSONObject()
         o["model"] = .string(model)
         o["prompt"] = .string(prompt)
-        o["n"] = .number(JSONNumber(n))
+        switch kind {
+        case .vllm:
+            o["n"] = .number(JSONNumber(n))
+            if topK > 0 { o["top_k"] = .number(JSONNumber(topK)) }  // vLLM and SGLang read it
+        case .transformers:
+            precondition(n == 1, "transformers serve draws one sample per request")
+            // 0 turns HF's top-k filter off, as --top-k 0 does here.
+            o["generation_config"] = .string(JSON.object(JSONObject([("top_k", .number(JSONNumber(topK)))])).serialized())
+        }
         o["temperature"] = .number(JSONNumber(Double("\(temperature)")!))
         o["top_p"] = .number(JSONNumber(Double("\(topP)")!))
-        if topK > 0 { o["top_k"] = .number(JSONNumber(topK)) }  // vLLM and SGLang read it
         o["max_tokens"] = .number(JSONNumber(maxTokens))
         if !stop.isEmpty { o["stop"] = .array(stop.map(JSON.string)) }
         o["seed"] = .number(JSONNumber(seed))

@@ -41,6 +41,12 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Samples per problem (K).") var samples = 1
     @Option(help: "Index of the first sample: draws samples N ..< N+K (rounds of an adaptive E-step).")
     var firstSample = 0
+    @Option(help: """
+        With --endpoint, how the server takes samples and top-k: vllm (also SGLang, llama.cpp: n samples per \
+        request, a top_k field) or transformers (`transformers serve`: a request per sample, top_k inside \
+        generation_config).
+        """)
+    var serverKind: ServerKind = .vllm
     @Option(help: "Sampling temperature (0 = greedy).") var temperature: Float = 0
     @Option(help: "Keep the k most likely tokens (0 = all).") var topK = 0
     @Option(help: "Nucleus sampling mass.") var topP: Float = 1
@@ -65,6 +71,7 @@ struct GenerateCommand: ParsableCommand {
         if let shard { do { _ = try ShardSelection(shard) } catch { throw ValidationError("\(error)") } }
         if endpoint != nil && chat { throw ValidationError("--chat needs the local tokenizer; with --endpoint put the chat format in --template") }
         if concurrency < 1 { throw ValidationError("--concurrency must be positive") }
+        if endpoint == nil && serverKind != .vllm { throw ValidationError("--server-kind needs --endpoint") }
     }
 
     func run() throws {
@@ -196,13 +203,19 @@ struct GenerateCommand: ParsableCommand {
             if results.failed { gate.signal(); break }
             group.enter()
             let problem = problems[problemIndex]
-            let request = CompletionRequest(model: model, prompt: problem.prompt, n: samples, temperature: temperature, topP: topP,
-                                            topK: topK, maxTokens: maxTokens, stop: stop,
-                                            seed: Int(requestSeed(problem.record.id!) & 0x7FFF_FFFF))
+            // All K samples in one request, or (a server without `n`) one request per sample, each
+            // with the seed of the sample it starts at.
+            let perRequest = serverKind == .transformers ? 1 : samples
+            let requests = stride(from: 0, to: samples, by: perRequest).map { offset in
+                CompletionRequest(model: model, prompt: problem.prompt, n: perRequest, temperature: temperature, topP: topP,
+                                  topK: topK, maxTokens: maxTokens, stop: stop,
+                                  seed: Int(requestSeed(problem.record.id!, firstSample: firstSample + offset) & 0x7FFF_FFFF),
+                                  kind: serverKind)
+            }
             DispatchQueue.global().async {
                 defer { gate.signal(); group.leave() }
                 do {
-                    let choices = try client.complete(request)
+                    let choices = try requests.flatMap { try client.complete($0) }
                     results.set(index, .success(choices.enumerated().map {
                         Completion(problem: problemIndex, sample: firstSample + $0.offset, text: $0.element.text, tokens: -1, finish: $0.element.finish)
                     }))
@@ -215,8 +228,9 @@ struct GenerateCommand: ParsableCommand {
         return try results.values.map { try ($0 ?? .failure(DataError("request not sent"))).get() }
     }
 
-    /// A server draws all of a request's n samples from one seed: later rounds need their own.
-    func requestSeed(_ id: String) -> UInt64 {
+    /// A server draws all of a request's n samples from one seed: a request that starts at a later
+    /// sample (a later round, or one request per sample) needs its own.
+    func requestSeed(_ id: String, firstSample: Int) -> UInt64 {
         firstSample == 0 ? stableHash(String(seed), id) : stableHash(String(seed), id, "first sample \(firstSample)")
     }
 
@@ -246,3 +260,5 @@ final class ChunkResults: @unchecked Sendable {
     }
 }
 
+
+extension ServerKind: ExpressibleByArgument {}

@@ -11,6 +11,8 @@ final class FakeCompletionsServer: @unchecked Sendable {
     private let lock = NSLock()
     private var script: [Reply]
     private(set) var requests = 0
+    /// The bodies of the requests it answered.
+    private(set) var bodies: [[String: Any]] = []
 
     init(script: [Reply]) throws {
         self.script = script
@@ -79,7 +81,11 @@ final class FakeCompletionsServer: @unchecked Sendable {
         case .status(let code): respond(code, #"{"error": "try later"}"#)
         case .answer:
             let request = try! JSONSerialization.jsonObject(with: body) as! [String: Any]
-            let n = request["n"] as! Int, prompt = request["prompt"] as! String
+            lock.lock()
+            bodies.append(request)
+            lock.unlock()
+            // Without `n` (transformers serve ignores it) a server draws one sample.
+            let n = request["n"] as? Int ?? 1, prompt = request["prompt"] as! String
             let choices = (0..<n).reversed().map { i in ["index": i, "text": "echo \(prompt) #\(i)", "finish_reason": "stop"] as [String: Any] }
             let answer = try! JSONSerialization.data(withJSONObject: ["choices": choices])
             respond(200, String(decoding: answer, as: UTF8.self))
@@ -130,5 +136,31 @@ final class FakeCompletionsServer: @unchecked Sendable {
         #expect(result.status == 1)
         #expect(result.stderr.contains("cannot connect"), "\(result.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir.path("s.jsonl.zst")))
+    }
+
+    /// --server-kind transformers (`transformers serve` ignores n and rejects a top_k field): a
+    /// request per sample, each with the seed of its sample, top_k inside generation_config.
+    @Test func transformersServerGetsARequestPerSampleWithTopKInGenerationConfig() throws {
+        try problems(2)
+        let server = try FakeCompletionsServer(script: [])
+        defer { server.stop() }
+        let result = try runTool("generate", ["--endpoint", server.url, "--model", "m", "--server-kind", "transformers",
+                                              dir.path("p.jsonl"), "--samples", "3", "--temperature", "0.5", "--top-k", "40",
+                                              "--concurrency", "1", "-o", dir.path("s.jsonl")])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = try String(contentsOfFile: dir.path("s.jsonl"), encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 6)
+        #expect(lines[2].contains(#""completion":"echo 0+1= #0","sample":2"#), "\(lines[2])")
+        #expect(server.bodies.count == 6)
+        #expect(server.bodies.allSatisfy { $0["n"] == nil && $0["top_k"] == nil })
+        #expect(server.bodies.allSatisfy { $0["generation_config"] as? String == #"{"top_k":40}"# })
+        let seeds = server.bodies.filter { $0["prompt"] as? String == "0+1=" }.compactMap { $0["seed"] as? Int }
+        #expect(Set(seeds).count == 3)
+        let vllm = try runTool("generate", ["--endpoint", server.url, "--model", "m", dir.path("p.jsonl"), "--samples", "3",
+                                            "--top-k", "40", "--temperature", "0.5", "-o", dir.path("v.jsonl")])
+        #expect(vllm.status == 0)
+        // The first request of a problem has the same seed either way: sample 0 starts it.
+        #expect(server.bodies.suffix(2).allSatisfy { $0["n"] as? Int == 3 && $0["top_k"] as? Int == 40 })
+        #expect(server.bodies.suffix(2).contains { $0["seed"] as? Int == seeds.first })
     }
 }

@@ -127,7 +127,7 @@ import Testing
                 if path.split(separator: "/").contains(where: { $0.hasSuffix(".shards") }) { return false }
                 if path.hasSuffix("train-log.jsonl") { return false }
                 var isDirectory: ObjCBool = false
-                FileManager.default.fileExists(atPath: "\(base)/\(path)", isDirectory: &isDirectory)
+                _ = FileManager.default.fileExists(atPath: "\(base)/\(path)", isDirectory: &isDirectory)
                 let isLink = (try? FileManager.default.destinationOfSymbolicLink(atPath: "\(base)/\(path)")) != nil
                 return !isDirectory.boolValue && !isLink
             }.sorted()
