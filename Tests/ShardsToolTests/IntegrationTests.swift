@@ -31,16 +31,24 @@ struct IntegrationTests {
         try runTool("/usr/bin/make", makeArguments(extra, runs: runs))
     }
 
-    /// make started in a session of its own (setsid), so the test can signal its whole process
-    /// group as a terminal's Ctrl-C would.
-    func startMake(_ extra: [String], runs: String) throws -> Process {
+    /// make started in a session of its own, so the test can signal its whole process group as
+    /// a terminal's Ctrl-C would. `setsid --wait` forks when it leads a process group already
+    /// (as a child of Process does) and waits for make, so the session leader is its child.
+    func startMake(_ extra: [String], runs: String) throws -> (process: Process, session: Int32) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
-        process.arguments = ["/usr/bin/make"] + makeArguments(extra, runs: runs)
+        process.arguments = ["--wait", "/usr/bin/make"] + makeArguments(extra, runs: runs)
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
-        return process
+        let pid = process.processIdentifier
+        var session: Int32?
+        _ = waitFor(seconds: 10) {
+            let children = (try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? ""
+            session = children.split(separator: " ").first.flatMap { Int32($0) }
+            return session != nil
+        }
+        return (process, session ?? pid)
     }
 
     /// Command lines of this machine's processes that contain every one of `words`.
@@ -91,7 +99,7 @@ struct IntegrationTests {
         let slow = ["DEMO_FLAGS=--splits 600,8,8 --pretrain-problems 24 --fact-lines 8", "SAMPLES=16", "TEST_SAMPLES=3"]
         let reference = try make(slow, runs: "ref/runs")
         #expect(reference.status == 0, "\(reference.stderr)")
-        let run = try startMake(["SHARDS=3", "-j2"] + slow, runs: "three/runs")
+        let (run, _) = try startMake(["SHARDS=3", "-j2"] + slow, runs: "three/runs")
         let marker = dir.path("three/runs/mini/iter1/samples.shards/1-of-3")
         var victim: Int32?
         #expect(waitFor(seconds: 300) {
@@ -167,12 +175,12 @@ struct IntegrationTests {
 
     /// SIGINT to the whole make (a terminal's Ctrl-C) while a server is up: no server is left.
     @Test func interruptedLoopLeavesNoServer() throws {
-        let run = try startMake(["SERVE=transformers", "TEST_SAMPLES=0"], runs: "runs")
+        let (run, session) = try startMake(["SERVE=transformers", "TEST_SAMPLES=0"], runs: "runs")
         #expect(waitFor(seconds: 300) {
             !processes(containing: ["--endpoint http://127.0.0.1:", dir.path("runs")]).isEmpty || !run.isRunning
         }, "no sampling stage started")
         #expect(!processes(containing: ["transformers serve", dir.path("runs")]).isEmpty)
-        kill(-run.processIdentifier, SIGINT)
+        kill(-session, SIGINT)
         run.waitUntilExit()
         #expect(run.terminationStatus != 0)
         #expect(waitFor(seconds: 30) { processes(containing: ["transformers serve", dir.path("runs")]).isEmpty },
