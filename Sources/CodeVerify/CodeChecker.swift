@@ -29,7 +29,7 @@ public struct CodeChecker: Sendable {
     /// Written into every code verdict record as `verifier`. Bump it whenever a verdict can
     /// change (the harness, the comparisons, the limits' defaults, the sandbox's rules), so
     /// verdict shards from before and after can be told apart and `verify --compare`d.
-    public static let version = "code/1"
+    public static let version = "code/2"
 
     public let python: String
     public let limits: SandboxLimits
@@ -77,13 +77,16 @@ public struct CodeChecker: Sendable {
     public func check(_ record: Record) throws -> CodeCheckResult {
         let completion = try record.string("completion")
         guard let tests = record["tests"]?.objectValue else { throw DataError("field \"tests\" missing or not an object") }
+        let time = try TimeLimits(tests)
         if let testCode = tests["python"]?.stringValue {
             guard let entryPoint = tests["entry_point"]?.stringValue else {
                 throw DataError("field \"tests.entry_point\" missing")
             }
             let program = fencedCode(in: completion) ?? ((record["problem"]?.stringValue ?? "") + completion)
+            // One process runs check(candidate): one test for the time limits.
             return try runHarness(JSONObject([("mode", "python"), ("program", .string(program)), ("tests", .string(testCode)),
-                                              ("entry_point", .string(entryPoint))]), expected: nil)
+                                              ("entry_point", .string(entryPoint))]), expected: nil,
+                                  cpu: time.budget(tests: 1))
         }
         let program = fencedCode(in: completion) ?? completion
         if let call = tests["call"]?.objectValue {
@@ -92,24 +95,38 @@ public struct CodeChecker: Sendable {
                 throw DataError("field \"tests.call\" needs fn_name, and inputs and outputs of equal length")
             }
             let argumentLists = inputs.map { $0.arrayValue.map(JSON.array) ?? .array([$0]) }
+            // All calls run in one process, so its CPU limit is the per-test limit times the calls.
             return try runHarness(JSONObject([("mode", "call"), ("program", .string(program)), ("entry_point", .string(name)),
-                                              ("inputs", .array(argumentLists))]), expected: outputs)
+                                              ("inputs", .array(argumentLists))]), expected: outputs,
+                                  cpu: time.budget(tests: max(1, inputs.count)))
         }
         if let cases = tests["stdio"]?.arrayValue {
-            return try runStdio(program: program, cases: cases)
+            return try runStdio(program: program, cases: cases, judge: try OutputJudge(tests), time: time)
         }
         throw DataError("field \"tests\" has none of python, call, stdio")
     }
 
+    /// The limits of one run: `cpu` CPU seconds (nil: the checker's own limits unchanged) and a
+    /// wall-clock backstop of 3 x cpu + 1 s, or `limits.wallSeconds` when that is longer, only
+    /// for programs that wait without computing (sleep, a blocked read).
+    func limits(cpu: Double?) -> SandboxLimits {
+        var run = limits
+        guard let cpu else { return run }
+        run.cpuSeconds = cpu
+        run.wallSeconds = max(limits.wallSeconds, 3 * cpu + 1)
+        return run
+    }
+
     // MARK: modes
 
-    private func runHarness(_ job: JSONObject, expected: [JSON]?) throws -> CodeCheckResult {
+    private func runHarness(_ job: JSONObject, expected: [JSON]?, cpu: Double?) throws -> CodeCheckResult {
         let secret = randomSecret()
+        let runLimits = limits(cpu: cpu)
         let outcome = try Sandbox.run(executable: python, arguments: ["-S", "-s", "-B", "-c", harnessSource],
                                       environment: Self.environment, files: [:],
                                       stdin: Array(JSON.object(job).serialized().utf8), secret: Array(secret.utf8),
-                                      limits: limits, policy: policy)
-        if let early = limitVerdict(outcome) { return early }
+                                      limits: runLimits, policy: policy)
+        if let early = limitVerdict(outcome, runLimits) { return early }
         var proven: JSONObject?
         var claimed: JSONObject?
         for line in outcome.channel.split(separator: 0x0A) {
@@ -133,35 +150,108 @@ public struct CodeChecker: Sendable {
         return processVerdict(outcome, otherwise: .runtimeError)
     }
 
-    private func runStdio(program: String, cases: [JSON]) throws -> CodeCheckResult {
+    private func runStdio(program: String, cases: [JSON], judge: OutputJudge, time: TimeLimits) throws -> CodeCheckResult {
         if cases.isEmpty { throw DataError("field \"tests.stdio\" is empty") }
+        var used = 0.0
         for (index, testCase) in cases.enumerated() {
             guard let input = testCase.objectValue?["input"]?.stringValue,
                   let expected = testCase.objectValue?["output"]?.stringValue else {
                 throw DataError("tests.stdio[\(index)] needs string fields input and output")
             }
+            // Each input is its own run, limited to what is left of the program's total budget.
+            let cpu = time.remaining(after: used)
+            let runLimits = limits(cpu: cpu)
             let outcome = try Sandbox.run(executable: python, arguments: ["-S", "-s", "-B", "-c", scriptRunner],
                                           environment: Self.environment, files: ["main.py": program],
-                                          stdin: Array(input.utf8), limits: limits, policy: policy)
-            if let early = limitVerdict(outcome) { return early.with(test: index) }
+                                          stdin: Array(input.utf8), limits: runLimits, policy: policy)
+            used += outcome.cpuSeconds
+            if let early = limitVerdict(outcome, runLimits) {
+                let overTotal = time.total.map { used > $0 } ?? false
+                return (overTotal ? early.with(detail: "total CPU time limit of \(time.total!) s for all tests") : early)
+                    .with(test: index)
+            }
             if outcome.exitStatus != 0 || outcome.signal != nil {
                 if outcome.exitStatus == Self.compileErrorStatus {
                     return result(.compileError, JSONObject([("test", .number(JSONNumber(index)))]), stderr: outcome.stderr)
                 }
                 return processVerdict(outcome, otherwise: .runtimeError).with(test: index)
             }
-            if !stdioMatches(String(decoding: outcome.stdout, as: UTF8.self), expected) {
+            let actual = String(decoding: outcome.stdout, as: UTF8.self)
+            if let source = judge.checker {
+                if let rejection = try runOutputChecker(source, input: input, expected: expected, actual: outcome.stdout,
+                                                        cpu: cpu) {
+                    return rejection.with(test: index)
+                }
+            } else if !stdioMatches(actual, expected, caseSensitive: judge.caseSensitive) {
                 return result(.wrongAnswer, JSONObject([("test", .number(JSONNumber(index)))]), stderr: outcome.stderr)
             }
         }
         return result(.correct)
     }
 
+    /// Runs a problem's own checker (`tests.checker`, Python source) on one test's input,
+    /// expected output and the candidate's output, given as files named on its command line
+    /// (`checker.py input.txt expected.txt actual.txt`), in the same sandbox as programs.
+    /// Exit 0 accepts (nil). Anything else is `wrong_answer`: exit 1 or 2 (testlib's WA and
+    /// PE) as the checker's rejection; an exception, a crash, a timeout or an output flood as a
+    /// checker failure (`details.checker`), so a broken checker can never pass a program.
+    static let checkerFailureStatus: Int32 = 3
+    let checkerRunner = """
+        import sys, traceback
+        sys.argv = ['checker.py', 'input.txt', 'expected.txt', 'actual.txt']
+        with open('checker.py') as source:
+            text = source.read()
+        try:
+            exec(compile(text, 'checker.py', 'exec'), {'__name__': '__main__', '__builtins__': __builtins__})
+        except SystemExit:
+            raise
+        except BaseException:
+            sys.stderr.write(traceback.format_exc()[-800:])
+            sys.exit(3)
+        """
+
+    private func runOutputChecker(_ source: String, input: String, expected: String, actual: [UInt8],
+                                  cpu: Double?) throws -> CodeCheckResult? {
+        // The sandbox writes files as text: a NUL would cut the candidate's output short, and a
+        // shortened output must not be what the checker accepts.
+        if actual.contains(0) { return result(.wrongAnswer, JSONObject([("detail", "output contains a NUL byte")])) }
+        let runLimits = limits(cpu: cpu)
+        let outcome = try Sandbox.run(executable: python, arguments: ["-S", "-s", "-B", "-c", checkerRunner],
+                                      environment: Self.environment,
+                                      files: ["checker.py": source, "input.txt": input, "expected.txt": expected,
+                                              "actual.txt": String(decoding: actual, as: UTF8.self)],
+                                      stdin: [], limits: runLimits, policy: policy)
+        let failure: String
+        if let limit = limitVerdict(outcome, runLimits) {
+            failure = "checker failed: \(limit.verdict.rawValue) (\(limit.details["detail"]?.stringValue ?? ""))"
+        } else if outcome.exitStatus == 0 {
+            return nil
+        } else if outcome.exitStatus == 1 || outcome.exitStatus == 2 {
+            return result(.wrongAnswer, JSONObject([("checker", .string("rejected (exit status \(outcome.exitStatus!))"))]),
+                          stderr: outcome.stderr + outcome.stdout)
+        } else if let signal = outcome.signal {
+            failure = "checker failed: killed by signal \(signal)"
+        } else if outcome.exitStatus == Self.checkerFailureStatus {
+            failure = "checker failed: an exception"
+        } else {
+            failure = "checker failed: exit status \(outcome.exitStatus ?? -1)"
+        }
+        return result(.wrongAnswer, JSONObject([("checker", .string(failure))]), stderr: outcome.stderr)
+    }
+
     // MARK: deciding
 
-    /// Timeouts and output floods, which outrank anything the program reported.
-    private func limitVerdict(_ outcome: SandboxOutcome) -> CodeCheckResult? {
-        if outcome.timedOut { return result(.timeout, JSONObject([("detail", .string("killed after \(limits.wallSeconds) s"))])) }
+    /// Timeouts and output floods, which outrank anything the program reported. A timeout is
+    /// decided by CPU time when the run had a CPU limit: over it (even if the program finished)
+    /// or stopped by RLIMIT_CPU; the wall clock only catches programs that wait.
+    private func limitVerdict(_ outcome: SandboxOutcome, _ limits: SandboxLimits) -> CodeCheckResult? {
+        let used = (outcome.cpuSeconds * 100).rounded() / 100
+        if let cpu = limits.cpuSeconds, outcome.cpuSeconds > cpu || outcome.signal == SIGXCPU {
+            return result(.timeout, JSONObject([("detail", .string("CPU time limit of \(cpu) s (used \(used) s)"))]))
+        }
+        if outcome.timedOut {
+            return result(.timeout, JSONObject([("detail", .string("wall-clock limit of \(limits.wallSeconds) s (CPU \(used) s)"))]))
+        }
         if outcome.outputExceeded { return result(.outputLimit, JSONObject([("detail", .string("more than \(limits.outputBytes) bytes of output"))])) }
         if outcome.signal == SIGXCPU { return result(.timeout, JSONObject([("detail", "CPU time limit")])) }
         if outcome.signal == SIGXFSZ { return result(.outputLimit, JSONObject([("detail", "file size limit")])) }
@@ -198,37 +288,137 @@ extension CodeCheckResult {
         if details["test"] == nil { details["test"] = .number(JSONNumber(index)) }
         return CodeCheckResult(verdict: verdict, details: details)
     }
+
+    func with(detail: String) -> CodeCheckResult {
+        var details = self.details
+        details["detail"] = .string(detail)
+        return CodeCheckResult(verdict: verdict, details: details)
+    }
+}
+
+// MARK: a problem's judging rules
+
+/// CPU time limits a record's `tests` may set: `time_limit`, seconds per test run (a stdio
+/// input, HumanEval's check, one call of a call test), and `total_time_limit`, seconds summed
+/// over all of a program's test runs. Absent, the checker's own limits apply.
+struct TimeLimits {
+    var perTest: Double?
+    var total: Double?
+
+    init(_ tests: JSONObject) throws {
+        func seconds(_ key: String) throws -> Double? {
+            guard let value = tests[key] else { return nil }
+            guard let number = value.doubleValue, number > 0, number.isFinite else {
+                throw DataError("field \"tests.\(key)\" must be a positive number of seconds")
+            }
+            return number
+        }
+        perTest = try seconds("time_limit")
+        total = try seconds("total_time_limit")
+    }
+
+    /// CPU seconds for one process that runs `tests` tests.
+    func budget(tests: Int) -> Double? {
+        let own = perTest.map { $0 * Double(tests) }
+        guard let total else { return own }
+        return min(own ?? total, total)
+    }
+
+    /// CPU seconds for the next single test, once `used` seconds have gone to earlier ones.
+    func remaining(after used: Double) -> Double? {
+        guard let total else { return perTest }
+        let left = max(0.01, total - used)
+        return min(perTest ?? left, left)
+    }
+}
+
+/// How a stdio test's output is judged: `tests.case_sensitive` (default true; the APPS importer
+/// sets false where the statement allows any letter case) and `tests.checker`, a program that
+/// decides instead of the token comparison (for problems with several right answers).
+struct OutputJudge {
+    var caseSensitive = true
+    var checker: String?
+
+    init(_ tests: JSONObject) throws {
+        if let value = tests["case_sensitive"] {
+            guard let flag = value.boolValue else { throw DataError("field \"tests.case_sensitive\" must be true or false") }
+            caseSensitive = flag
+        }
+        if let value = tests["checker"] {
+            guard let source = value.stringValue, !source.isEmpty else {
+                throw DataError("field \"tests.checker\" must be a program (Python source)")
+            }
+            checker = source
+        }
+    }
 }
 
 
 // MARK: comparisons
 
-/// Lines compared after trimming trailing white space (and trailing blank lines); tokens that
-/// are both non-integer numbers compare with a relative tolerance of 1e-6.
-func stdioMatches(_ got: String, _ expected: String) -> Bool {
-    func lines(_ s: String) -> [Substring] {
-        var result = s.split(separator: "\n", omittingEmptySubsequences: false).map { line in
-            line.reversed().drop { $0 == " " || $0 == "\t" || $0 == "\r" }.reversed()
-        }.map { Substring(String($0)) }
-        while let last = result.last, last.isEmpty { result.removeLast() }
-        return result
-    }
-    let a = lines(got), b = lines(expected)
+/// The stdio judge, token by token (the rule of Codeforces' standard checkers):
+/// - tokens are split on any white space, so line breaks, runs of spaces and trailing white
+///   space or blank lines do not matter; the token counts must be equal (an extra token is
+///   wrong);
+/// - equal text matches; with `caseSensitive` false, text equal up to letter case matches;
+/// - an expected token written as a real number (a decimal point or an exponent: `2.5`,
+///   `0.000000`, `1e-9`) matches any finite number within 1e-6 absolute or 1e-6 relative to
+///   the expected value (|a-b| <= 1e-6 or |a-b| <= 1e-6 |b|);
+/// - an expected integer (`10`, `-3`) matches only the same text: integer answers are exact, so
+///   `10.0000001`, `10.0` and `010` are all wrong for `10`;
+/// - `nan`, `inf` and numbers too large for a double are never within any tolerance.
+func stdioMatches(_ got: String, _ expected: String, caseSensitive: Bool = true) -> Bool {
+    let a = tokens(got), b = tokens(expected)
     guard a.count == b.count else { return false }
     for (x, y) in zip(a, b) where x != y {
-        let xs = x.split(whereSeparator: { $0 == " " || $0 == "\t" }), ys = y.split(whereSeparator: { $0 == " " || $0 == "\t" })
-        guard xs.count == ys.count else { return false }
-        for (p, q) in zip(xs, ys) where p != q {
-            guard isNonInteger(p), isNonInteger(q), let u = Double(p), let v = Double(q),
-                  abs(u - v) <= 1e-6 * max(1, abs(u), abs(v)) else { return false }
+        if !caseSensitive && String(decoding: x, as: UTF8.self).lowercased() == String(decoding: y, as: UTF8.self).lowercased() {
+            continue
         }
+        guard case .real(let want)? = number(y), let have = number(x)?.value,
+              abs(have - want) <= stdioTolerance || abs(have - want) <= stdioTolerance * abs(want) else { return false }
     }
     return true
 }
 
-private func isNonInteger(_ token: Substring) -> Bool {
-    guard let value = Double(token), value.isFinite else { return false }
-    return token.contains(".") || token.contains("e") || token.contains("E")
+/// Absolute and relative tolerance of real-number tokens in stdio output.
+let stdioTolerance = 1e-6
+
+private func tokens(_ text: String) -> [ArraySlice<UInt8>] {
+    // Space, \t, \n, \v, \f, \r.
+    Array(text.utf8).split(whereSeparator: { $0 == 0x20 || (0x09...0x0D).contains($0) })
+}
+
+private enum NumberToken {
+    case integer(Double), real(Double)
+    var value: Double { switch self { case .integer(let v), .real(let v): v } }
+}
+
+/// A decimal number token (`-12`, `3.`, `.5`, `1.5e-3`), finite as a double; nil for anything
+/// else (`nan`, `inf`, `0x10`, `1,5`), so such tokens only ever match by text.
+private func number(_ token: ArraySlice<UInt8>) -> NumberToken? {
+    var i = token.startIndex
+    func digits() -> Int {
+        let start = i
+        while i < token.endIndex, (0x30...0x39).contains(token[i]) { i += 1 }
+        return i - start
+    }
+    if i < token.endIndex, token[i] == 0x2B || token[i] == 0x2D { i += 1 }
+    var count = digits()
+    var real = false
+    if i < token.endIndex, token[i] == 0x2E {
+        i += 1
+        real = true
+        count += digits()
+    }
+    guard count > 0 else { return nil }
+    if i < token.endIndex, token[i] == 0x65 || token[i] == 0x45 {
+        i += 1
+        real = true
+        if i < token.endIndex, token[i] == 0x2B || token[i] == 0x2D { i += 1 }
+        guard digits() > 0 else { return nil }
+    }
+    guard i == token.endIndex, let value = Double(String(decoding: token, as: UTF8.self)), value.isFinite else { return nil }
+    return real ? .real(value) : .integer(value)
 }
 
 /// APPS call tests often wrap the expected value in a one-element list.
