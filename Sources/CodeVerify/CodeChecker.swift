@@ -82,13 +82,27 @@ public struct CodeChecker: Sendable {
             guard let entryPoint = tests["entry_point"]?.stringValue else {
                 throw DataError("field \"tests.entry_point\" missing")
             }
-            let program = fencedCode(in: completion) ?? ((record["problem"]?.stringValue ?? "") + completion)
+            // HumanEval's completions continue the problem (its signature and docstring); MBPP's
+            // problems are prose, and its importer says so with continues_problem: false.
+            var continues = true
+            if let value = tests["continues_problem"] {
+                guard let flag = value.boolValue else { throw DataError("field \"tests.continues_problem\" must be true or false") }
+                continues = flag
+            }
+            let prefix = continues ? record["problem"]?.stringValue ?? "" : ""
+            let program = self.program(of: record, completion: completion, continuing: prefix)
             // One process runs check(candidate): one test for the time limits.
             return try runHarness(JSONObject([("mode", "python"), ("program", .string(program)), ("tests", .string(testCode)),
                                               ("entry_point", .string(entryPoint))]), expected: nil,
                                   cpu: time.budget(tests: 1))
         }
-        let program = fencedCode(in: completion) ?? completion
+        var program = self.program(of: record, completion: completion, continuing: "")
+        if let prelude = tests["prelude"] {
+            // Code the dataset's own harness ran before every program (APPS: imports that its
+            // reference solutions rely on, such as `List` in LeetCode signatures).
+            guard let text = prelude.stringValue else { throw DataError("field \"tests.prelude\" must be a string") }
+            program = text + "\n" + program
+        }
         if let call = tests["call"]?.objectValue {
             guard let name = call["fn_name"]?.stringValue, let inputs = call["inputs"]?.arrayValue,
                   let outputs = call["outputs"]?.arrayValue, inputs.count == outputs.count else {
@@ -104,6 +118,17 @@ public struct CodeChecker: Sendable {
             return try runStdio(program: program, cases: cases, judge: try OutputJudge(tests), time: time)
         }
         throw DataError("field \"tests\" has none of python, call, stdio")
+    }
+
+    /// The program a completion stands for. When the prompt ends inside an open ```python
+    /// fence (a template such as templates/mbpp.txt), the completion is the code up to the line
+    /// that closes it. Otherwise the last fenced block of the completion, failing that the
+    /// completion itself after `prefix` (HumanEval: the problem's signature and docstring).
+    func program(of record: Record, completion: String, continuing prefix: String) -> String {
+        if let prompt = record["prompt"]?.stringValue, endsInsideCodeFence(prompt) {
+            return codeBeforeClosingFence(completion)
+        }
+        return fencedCode(in: completion) ?? (prefix + completion)
     }
 
     /// The limits of one run: `cpu` CPU seconds (nil: the checker's own limits unchanged) and a
@@ -464,6 +489,28 @@ func fencedCode(in completion: String) -> String? {
         }
     }
     return tagged ?? untagged
+}
+
+/// Whether `text` ends inside a ```python, ```py, ```python3 or bare ``` fence.
+func endsInsideCodeFence(_ text: String) -> Bool {
+    var open: String?
+    for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        let trimmed = line.drop { $0 == " " }
+        guard trimmed.hasPrefix("```") else { continue }
+        open = open == nil ? trimmed.dropFirst(3).firstWord() : nil
+    }
+    guard let open else { return false }
+    return ["python", "py", "python3", ""].contains(open)
+}
+
+/// The lines of `completion` before its first fence line (the one closing the prompt's fence).
+func codeBeforeClosingFence(_ completion: String) -> String {
+    var lines: [Substring] = []
+    for line in completion.split(separator: "\n", omittingEmptySubsequences: false) {
+        if line.drop(while: { $0 == " " }).hasPrefix("```") { return lines.joined(separator: "\n") + "\n" }
+        lines.append(line)
+    }
+    return completion
 }
 
 private extension Substring {
