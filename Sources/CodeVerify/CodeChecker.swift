@@ -86,7 +86,9 @@ public struct CodeChecker: Sendable {
             // problems are prose, and its importer says so with continues_problem: false.
             var continues = true
             if let value = tests["continues_problem"] {
-                guard let flag = value.boolValue else { throw DataError("field \"tests.continues_problem\" must be true or false") }
+                guard let flag = value.boolValue else {
+                    throw DataError("field \"tests.continues_problem\" must be true or false")
+                }
                 continues = flag
             }
             let prefix = continues ? record["problem"]?.stringValue ?? "" : ""
@@ -126,7 +128,10 @@ public struct CodeChecker: Sendable {
     /// completion itself after `prefix` (HumanEval: the problem's signature and docstring).
     func program(of record: Record, completion: String, continuing prefix: String) -> String {
         if let prompt = record["prompt"]?.stringValue, endsInsideCodeFence(prompt) {
-            return codeBeforeClosingFence(completion)
+            let (code, rest) = splitAtClosingFence(completion)
+            // A model that closed the fence at once and wrote a fenced block of its own.
+            if code.allSatisfy(\.isWhitespace), let fenced = fencedCode(in: rest) { return fenced }
+            return code
         }
         return fencedCode(in: completion) ?? (prefix + completion)
     }
@@ -191,7 +196,7 @@ public struct CodeChecker: Sendable {
                                           stdin: Array(input.utf8), limits: runLimits, policy: policy)
             used += outcome.cpuSeconds
             if let early = limitVerdict(outcome, runLimits) {
-                let overTotal = time.total.map { used > $0 } ?? false
+                let overTotal = early.verdict == .timeout && time.total.map { used > $0 } ?? false
                 return (overTotal ? early.with(detail: "total CPU time limit of \(time.total!) s for all tests") : early)
                     .with(test: index)
             }
@@ -252,8 +257,8 @@ public struct CodeChecker: Sendable {
         } else if outcome.exitStatus == 0 {
             return nil
         } else if outcome.exitStatus == 1 || outcome.exitStatus == 2 {
-            return result(.wrongAnswer, JSONObject([("checker", .string("rejected (exit status \(outcome.exitStatus!))"))]),
-                          stderr: outcome.stderr + outcome.stdout)
+            let verdict = "rejected (exit status \(outcome.exitStatus!))"
+            return result(.wrongAnswer, JSONObject([("checker", .string(verdict))]), stderr: outcome.stderr + outcome.stdout)
         } else if let signal = outcome.signal {
             failure = "checker failed: killed by signal \(signal)"
         } else if outcome.exitStatus == Self.checkerFailureStatus {
@@ -275,7 +280,8 @@ public struct CodeChecker: Sendable {
             return result(.timeout, JSONObject([("detail", .string("CPU time limit of \(cpu) s (used \(used) s)"))]))
         }
         if outcome.timedOut {
-            return result(.timeout, JSONObject([("detail", .string("wall-clock limit of \(limits.wallSeconds) s (CPU \(used) s)"))]))
+            let detail = "wall-clock limit of \(limits.wallSeconds) s (CPU \(used) s)"
+            return result(.timeout, JSONObject([("detail", .string(detail))]))
         }
         if outcome.outputExceeded { return result(.outputLimit, JSONObject([("detail", .string("more than \(limits.outputBytes) bytes of output"))])) }
         if outcome.signal == SIGXCPU { return result(.timeout, JSONObject([("detail", "CPU time limit")])) }
@@ -366,7 +372,9 @@ struct OutputJudge {
 
     init(_ tests: JSONObject) throws {
         if let value = tests["case_sensitive"] {
-            guard let flag = value.boolValue else { throw DataError("field \"tests.case_sensitive\" must be true or false") }
+            guard let flag = value.boolValue else {
+                throw DataError("field \"tests.case_sensitive\" must be true or false")
+            }
             caseSensitive = flag
         }
         if let value = tests["checker"] {
@@ -396,9 +404,7 @@ func stdioMatches(_ got: String, _ expected: String, caseSensitive: Bool = true)
     let a = tokens(got), b = tokens(expected)
     guard a.count == b.count else { return false }
     for (x, y) in zip(a, b) where x != y {
-        if !caseSensitive && String(decoding: x, as: UTF8.self).lowercased() == String(decoding: y, as: UTF8.self).lowercased() {
-            continue
-        }
+        if !caseSensitive && text(x).lowercased() == text(y).lowercased() { continue }
         guard case .real(let want)? = number(y), let have = number(x)?.value,
               abs(have - want) <= stdioTolerance || abs(have - want) <= stdioTolerance * abs(want) else { return false }
     }
@@ -407,6 +413,8 @@ func stdioMatches(_ got: String, _ expected: String, caseSensitive: Bool = true)
 
 /// Absolute and relative tolerance of real-number tokens in stdio output.
 let stdioTolerance = 1e-6
+
+private func text(_ token: ArraySlice<UInt8>) -> String { String(decoding: token, as: UTF8.self) }
 
 private func tokens(_ text: String) -> [ArraySlice<UInt8>] {
     // Space, \t, \n, \v, \f, \r.
@@ -442,7 +450,7 @@ private func number(_ token: ArraySlice<UInt8>) -> NumberToken? {
         if i < token.endIndex, token[i] == 0x2B || token[i] == 0x2D { i += 1 }
         guard digits() > 0 else { return nil }
     }
-    guard i == token.endIndex, let value = Double(String(decoding: token, as: UTF8.self)), value.isFinite else { return nil }
+    guard i == token.endIndex, let value = Double(text(token)), value.isFinite else { return nil }
     return real ? .real(value) : .integer(value)
 }
 
@@ -503,14 +511,14 @@ func endsInsideCodeFence(_ text: String) -> Bool {
     return ["python", "py", "python3", ""].contains(open)
 }
 
-/// The lines of `completion` before its first fence line (the one closing the prompt's fence).
-func codeBeforeClosingFence(_ completion: String) -> String {
-    var lines: [Substring] = []
-    for line in completion.split(separator: "\n", omittingEmptySubsequences: false) {
-        if line.drop(while: { $0 == " " }).hasPrefix("```") { return lines.joined(separator: "\n") + "\n" }
-        lines.append(line)
+/// The lines of `completion` before its first fence line (the one closing the prompt's fence),
+/// and what follows that line.
+func splitAtClosingFence(_ completion: String) -> (code: String, rest: String) {
+    let lines = completion.split(separator: "\n", omittingEmptySubsequences: false)
+    guard let close = lines.firstIndex(where: { $0.drop(while: { $0 == " " }).hasPrefix("```") }) else {
+        return (completion, "")
     }
-    return completion
+    return (lines[..<close].joined(separator: "\n") + "\n", lines[(close + 1)...].joined(separator: "\n"))
 }
 
 private extension Substring {

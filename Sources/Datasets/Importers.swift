@@ -186,7 +186,8 @@ public enum Importer {
             // The completion is a whole program: the problem is prose, not code to continue.
             let tests = JSONObject([("python", .string(test)), ("entry_point", .string(entryPoint)),
                                     ("continues_problem", false)])
-            var record = Record(["id": .string("mbpp/\(id)"), "task": "code", "problem": .string(problem), "tests": .object(tests)])
+            var record = Record(["id": .string("mbpp/\(id)"), "task": "code", "problem": .string(problem),
+                                 "tests": .object(tests)])
             if let code = row["code"]?.stringValue { record["solution"] = .string(code) }
             try emit(record)
         }

@@ -115,8 +115,13 @@ import TestSupport
         }
         // The any-case problem accepts the answer in lower case.
         let anyCase = records.first { $0.id == "apps/test/0002" }!
-        let lower = try sample(anyCase, template: "templates/apps.txt", completion: "n = int(input())\nprint('yes' if n % 2 == 0 else 'no')\n")
+        let lower = try sample(anyCase, template: "templates/apps.txt",
+                               completion: "n = int(input())\nprint('yes' if n % 2 == 0 else 'no')\n")
         #expect(try c.check(lower).verdict == .correct)
+        // A model that closes the prompt's fence at once and writes a fenced block of its own.
+        let reopened = try sample(records.first { $0.id == "apps/test/0000" }!, template: "templates/apps.txt",
+                                  completion: "```\nHere:\n```python\na, b = map(int, input().split())\nprint(a + b)\n```\n")
+        #expect(try c.check(reopened).verdict == .correct)
         // A fenced answer in a chat-style completion with no fence in the prompt.
         var chat = records.first { $0.id == "apps/test/0000" }!
         chat["completion"] = "Sure:\n```python\na, b = map(int, input().split())\nprint(a + b)\n```\n"
@@ -129,7 +134,7 @@ import TestSupport
         #expect(!endsInsideCodeFence("task\n```python\nx = 1\n```\n"))
         #expect(!endsInsideCodeFence("task\n```text\n"), "a fence of another language is not code")
         #expect(!endsInsideCodeFence("def f(x):\n    \"\"\"doc\"\"\"\n"))
-        #expect(codeBeforeClosingFence("x = 1\n```\nprose\n") == "x = 1\n")
-        #expect(codeBeforeClosingFence("x = 1\n") == "x = 1\n")
+        #expect(splitAtClosingFence("x = 1\n```\nprose\n") == ("x = 1\n", "prose\n"))
+        #expect(splitAtClosingFence("x = 1\n") == ("x = 1\n", ""))
     }
 }
