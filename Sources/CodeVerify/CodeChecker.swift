@@ -77,7 +77,7 @@ public struct CodeChecker: Sendable {
     public func check(_ record: Record) throws -> CodeCheckResult {
         let completion = try record.string("completion")
         guard let tests = record["tests"]?.objectValue else { throw DataError("field \"tests\" missing or not an object") }
-        let time = try TimeLimits(tests)
+        let time = try TimeLimits(tests, defaultPerTest: limits.cpuSeconds)
         if let testCode = tests["python"]?.stringValue {
             guard let entryPoint = tests["entry_point"]?.stringValue else {
                 throw DataError("field \"tests.entry_point\" missing")
@@ -280,7 +280,9 @@ public struct CodeChecker: Sendable {
             return result(.timeout, JSONObject([("detail", .string("CPU time limit of \(cpu) s (used \(used) s)"))]))
         }
         if outcome.timedOut {
-            let detail = "wall-clock limit of \(limits.wallSeconds) s (CPU \(used) s)"
+            // The CPU time of a program killed at the wall clock can be lost with it (the kill
+            // ends the namespace's waiter before it reaps the program): say it only when measured.
+            let detail = "wall-clock limit of \(limits.wallSeconds) s" + (used > 0 ? " (CPU \(used) s)" : "")
             return result(.timeout, JSONObject([("detail", .string(detail))]))
         }
         if outcome.outputExceeded { return result(.outputLimit, JSONObject([("detail", .string("more than \(limits.outputBytes) bytes of output"))])) }
@@ -331,12 +333,13 @@ extension CodeCheckResult {
 
 /// CPU time limits a record's `tests` may set: `time_limit`, seconds per test run (a stdio
 /// input, HumanEval's check, one call of a call test), and `total_time_limit`, seconds summed
-/// over all of a program's test runs. Absent, the checker's own limits apply.
+/// over all of a program's test runs. Without `time_limit`, `defaultPerTest` (verify
+/// --cpu-time) applies, and without that the checker's limits as they are (wall clock).
 struct TimeLimits {
     var perTest: Double?
     var total: Double?
 
-    init(_ tests: JSONObject) throws {
+    init(_ tests: JSONObject, defaultPerTest: Double? = nil) throws {
         func seconds(_ key: String) throws -> Double? {
             guard let value = tests[key] else { return nil }
             guard let number = value.doubleValue, number > 0, number.isFinite else {
@@ -344,7 +347,7 @@ struct TimeLimits {
             }
             return number
         }
-        perTest = try seconds("time_limit")
+        perTest = try seconds("time_limit") ?? defaultPerTest
         total = try seconds("total_time_limit")
     }
 

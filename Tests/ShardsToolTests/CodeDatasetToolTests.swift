@@ -38,4 +38,27 @@ import Testing
         #expect(verdicts.stderr.hasPrefix("verified 5 samples: correct 5\n"), "\(verdicts.stderr)")
         #expect(verdicts.stdout.split(separator: "\n").allSatisfy { $0.contains(#""verifier":"code/2""#) })
     }
+
+    @Test func verifyCPUTimeOption() throws {
+        func record(_ id: String, _ program: String) -> String {
+            let escaped = program.replacingOccurrences(of: "\n", with: "\\n")
+            return #"{"id":"\#(id)","task":"code","sample":0,"completion":"\#(escaped)","tests":{"stdio":[{"input":"","output":"ok\n"}]}}"#
+        }
+        let input = [record("sleep", "import time\ntime.sleep(1.5)\nprint('ok')"),
+                     record("quick", "print('ok')")].joined(separator: "\n") + "\n"
+        let result = try runTool("verify", ["-", "--timeout", "1", "--cpu-time", "0.5", "-o", "-"], stdin: input)
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.count == 2)
+        // Asleep for 1.5 s: past --timeout 1, within the backstop of 3 x 0.5 + 1 s; no CPU used.
+        #expect(lines.first?.contains(#""verdict":"correct""#) == true, "\(lines)")
+        #expect(lines.last?.contains(#""verdict":"correct""#) == true)
+        // A spinner is stopped by CPU time (RLIMIT_CPU one second above), long before the
+        // 10 s wall clock, however loaded the machine.
+        let spin = try runTool("verify", ["-", "--timeout", "10", "--cpu-time", "0.3", "-o", "-"],
+                               stdin: record("spin", "while True:\n    pass") + "\n")
+        #expect(spin.stdout.contains(#""verdict":"timeout""#) && spin.stdout.contains("CPU time limit of 0.3 s"), "\(spin.stdout)")
+        let usage = try runTool("verify", ["-", "--cpu-time", "0"], stdin: input)
+        #expect(usage.status == 64)
+    }
 }
