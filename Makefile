@@ -74,6 +74,7 @@ else ifeq ($(DATA),apps)
   GENERATE_FLAGS ?= --stop '```'
   BY ?= difficulty
   APPS_VALIDATION ?= 0/20#  validation: this stable part of the train split (by id); train: the rest
+  APPS_TEST_PART ?=#        i/n: test on this stable part of the 5,000 test problems (empty: all)
 else
   RUN ?= $(notdir $(abspath $(DATA)))
   DATA_OUT = $(DATA)
@@ -192,9 +193,11 @@ $(RUNS)/%/data/train.jsonl.zst: $(RUNS)/%/data/apps-train-all.jsonl.zst | build
 	@rm -rf $(@D)/parts && mkdir -p $(@D)/parts
 	$(BIN)/shards split --shards $(APPS_PARTS) $< -o $(@D)/parts/train.jsonl.zst
 	$(BIN)/shards cat $$(ls $(@D)/parts/train-*-of-*.jsonl.zst | sort | grep -v -- "-$$(printf %05d $(APPS_PART))-of-") -o $@
-$(RUNS)/%/data/test.jsonl.zst: $(call apps_file,test) | build
+$(RUNS)/%/data/apps-test-all.jsonl.zst: $(call apps_file,test) | build
 	@mkdir -p $(@D)
 	$(BIN)/shards import apps $< --split test -o $@
+$(RUNS)/%/data/test.jsonl.zst: $(RUNS)/%/data/apps-test-all.jsonl.zst | build
+	$(BIN)/shards cat $(if $(APPS_TEST_PART),--shard $(APPS_TEST_PART)) $< -o $@
 endif
 
 # ---- HumanEval: a test-only evaluation of any model ----------------------------------------

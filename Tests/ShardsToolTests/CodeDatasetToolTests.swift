@@ -61,4 +61,53 @@ import Testing
         let usage = try runTool("verify", ["-", "--cpu-time", "0"], stdin: input)
         #expect(usage.status == 64)
     }
+
+    /// The Makefile's DATA=mbpp and DATA=apps data preparation and `make eval-humaneval`, on the
+    /// fixtures and the shipped demo base, with the test build's tools.
+    func make(_ arguments: [String]) throws -> ToolResult {
+        let bin = URL(fileURLWithPath: toolPath("generate")).deletingLastPathComponent().path
+        return try runTool("/usr/bin/make", ["-C", LoopTests.root, "--no-print-directory", "RUNS=\(dir.path("runs"))",
+                                             "SWIFT_BUILD=true", "BIN=\(bin)"] + arguments)
+    }
+
+    func ids(_ path: String) throws -> [String] {
+        try runTool("/bin/sh", ["-c", "zstdcat '\(dir.path(path))' | jq -r .id"]).stdout.split(separator: "\n").map(String.init)
+    }
+
+    @Test func makefileDataPreparation() throws {
+        func splits(_ run: String) -> [String] { ["train", "validation", "test"].map { dir.path("runs/\(run)/data/\($0).jsonl.zst") } }
+        let mbpp = try make(["DATA=mbpp", "MBPP=\(datasetSlices)/mbpp/mbpp.jsonl"] + splits("mbpp"))
+        #expect(mbpp.status == 0, "\(mbpp.stderr)")
+        #expect(try ids("runs/mbpp/data/train.jsonl.zst") == ["mbpp/601", "mbpp/602", "mbpp/974"])
+        #expect(try ids("runs/mbpp/data/validation.jsonl.zst") == ["mbpp/520"])
+        #expect(try ids("runs/mbpp/data/test.jsonl.zst") == ["mbpp/11", "mbpp/12", "mbpp/13", "mbpp/14"])
+        let missing = try make(["DATA=mbpp", dir.path("runs/other/data/test.jsonl.zst")])
+        #expect(missing.status != 0)
+        #expect(missing.stderr.contains("DATA=mbpp needs MBPP=path/to/mbpp.jsonl"), "\(missing.stderr)")
+
+        let apps = try make(["DATA=apps", "APPS=\(datasetSlices)/apps", "APPS_VALIDATION=1/2"] + splits("apps"))
+        #expect(apps.status == 0, "\(apps.stderr)")
+        let train = try ids("runs/apps/data/train.jsonl.zst"), validation = try ids("runs/apps/data/validation.jsonl.zst")
+        #expect(!train.isEmpty && !validation.isEmpty)
+        #expect(Set(train).isDisjoint(with: validation))
+        #expect((train + validation).sorted() == (0..<6).map { "apps/train/000\($0)" }, "every train problem, once")
+        #expect(try ids("runs/apps/data/test.jsonl.zst") == (0..<5).map { "apps/test/000\($0)" })
+        #expect(try make(["DATA=apps", dir.path("runs/x/data/test.jsonl.zst")]).stderr.contains("DATA=apps needs APPS="))
+    }
+
+    @Test func evalHumanEvalPlumbing() throws {
+        let run = try make(["eval-humaneval", "MODEL=\(LoopTests.root)/demo/base", "EVAL_NAME=demo",
+                            "HUMANEVAL=\(datasetSlices)/humaneval/HumanEval.jsonl.gz", "HUMANEVAL_TOKENS=16"])
+        #expect(run.status == 0, "\(run.stderr)")
+        // The demo base is a character-level arithmetic model: it solves none, but every problem
+        // is sampled once, greedily, and verified.
+        #expect(run.stdout.contains("| 20 | 1 | 0.0 | 0.0 |"), "\(run.stdout)")
+        #expect(try ids("runs/eval-humaneval/demo/verdicts.jsonl.zst").count == 20)
+        let verdicts = dir.path("runs/eval-humaneval/demo/verdicts.jsonl.zst")
+        let settings = try runTool("/bin/sh", ["-c", "zstdcat '\(verdicts)' | jq -r '.gen.temperature' | sort -u"])
+        #expect(settings.stdout == "0\n")
+        let noModel = try make(["eval-humaneval", "MODEL=/nonexistent", "HUMANEVAL=\(datasetSlices)/humaneval/HumanEval.jsonl.gz"])
+        #expect(noModel.status != 0)
+        #expect(noModel.stderr.contains("eval-humaneval needs MODEL="), "\(noModel.stderr)")
+    }
 }
