@@ -136,6 +136,15 @@ public struct CodeChecker: Sendable {
         return fencedCode(in: completion) ?? (prefix + completion)
     }
 
+    /// Runs `python -S -s -B -c source` in the sandbox with `files` in its working directory, under
+    /// `limits` (each run's own: its CPU time limit and wall-clock backstop). The one place the
+    /// checker launches programs.
+    private func runSandboxed(_ source: String, files: [String: String], stdin: [UInt8], secret: [UInt8] = [],
+                              limits: SandboxLimits) throws -> SandboxOutcome {
+        try Sandbox.run(executable: python, arguments: ["-S", "-s", "-B", "-c", source], environment: Self.environment,
+                        files: files, stdin: stdin, secret: secret, limits: limits, policy: policy)
+    }
+
     /// The limits of one run: `cpu` CPU seconds (nil: the checker's own limits unchanged) and a
     /// wall-clock backstop of 3 x cpu + 1 s, or `limits.wallSeconds` when that is longer, only
     /// for programs that wait without computing (sleep, a blocked read).
@@ -152,10 +161,8 @@ public struct CodeChecker: Sendable {
     private func runHarness(_ job: JSONObject, expected: [JSON]?, cpu: Double?) throws -> CodeCheckResult {
         let secret = randomSecret()
         let runLimits = limits(cpu: cpu)
-        let outcome = try Sandbox.run(executable: python, arguments: ["-S", "-s", "-B", "-c", harnessSource],
-                                      environment: Self.environment, files: [:],
-                                      stdin: Array(JSON.object(job).serialized().utf8), secret: Array(secret.utf8),
-                                      limits: runLimits, policy: policy)
+        let outcome = try runSandboxed(harnessSource, files: [:], stdin: Array(JSON.object(job).serialized().utf8),
+                                       secret: Array(secret.utf8), limits: runLimits)
         if let early = limitVerdict(outcome, runLimits) { return early }
         var proven: JSONObject?
         var claimed: JSONObject?
@@ -191,9 +198,8 @@ public struct CodeChecker: Sendable {
             // Each input is its own run, limited to what is left of the program's total budget.
             let cpu = time.remaining(after: used)
             let runLimits = limits(cpu: cpu)
-            let outcome = try Sandbox.run(executable: python, arguments: ["-S", "-s", "-B", "-c", scriptRunner],
-                                          environment: Self.environment, files: ["main.py": program],
-                                          stdin: Array(input.utf8), limits: runLimits, policy: policy)
+            let outcome = try runSandboxed(scriptRunner, files: ["main.py": program], stdin: Array(input.utf8),
+                                           limits: runLimits)
             used += outcome.cpuSeconds
             if let early = limitVerdict(outcome, runLimits) {
                 let overTotal = early.verdict == .timeout && time.total.map { used > $0 } ?? false
@@ -246,11 +252,10 @@ public struct CodeChecker: Sendable {
         // shortened output must not be what the checker accepts.
         if actual.contains(0) { return result(.wrongAnswer, JSONObject([("detail", "output contains a NUL byte")])) }
         let runLimits = limits(cpu: cpu)
-        let outcome = try Sandbox.run(executable: python, arguments: ["-S", "-s", "-B", "-c", checkerRunner],
-                                      environment: Self.environment,
-                                      files: ["checker.py": source, "input.txt": input, "expected.txt": expected,
-                                              "actual.txt": String(decoding: actual, as: UTF8.self)],
-                                      stdin: [], limits: runLimits, policy: policy)
+        let outcome = try runSandboxed(checkerRunner,
+                                       files: ["checker.py": source, "input.txt": input, "expected.txt": expected,
+                                               "actual.txt": String(decoding: actual, as: UTF8.self)],
+                                       stdin: [], limits: runLimits)
         let failure: String
         if let limit = limitVerdict(outcome, runLimits) {
             failure = "checker failed: \(limit.verdict.rawValue) (\(limit.details["detail"]?.stringValue ?? ""))"
