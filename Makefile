@@ -43,6 +43,38 @@ else ifeq ($(DATA),gsm8k)
   MAX_TOKENS ?= 320
   SEQ_TOKENS ?= 512
   GENERATE_FLAGS ?= --stop '\n\n'
+else ifeq ($(DATA),mbpp)
+  # MBPP=path/to/mbpp.jsonl (the 974-problem file) and BASE=/path/to/hf-model (about 0.5B).
+  # templates/mbpp.txt ends inside a ```python fence; the model's closing fence stops a sample.
+  RUN ?= mbpp
+  DATA_OUT = $(RUNS)/$(RUN)/data
+  TEMPLATE ?= templates/mbpp.txt
+  SAMPLES ?= 8
+  TEMP ?= 0.7
+  STEPS ?= 300
+  SNAPSHOT_EVERY ?= 100
+  LR ?= 1e-5
+  BATCH ?= 8
+  MAX_TOKENS ?= 384
+  SEQ_TOKENS ?= 768
+  GENERATE_FLAGS ?= --stop '```'
+else ifeq ($(DATA),apps)
+  # APPS=folder with train.jsonl and test.jsonl (the codeparrot/apps layout); BASE as above.
+  RUN ?= apps
+  DATA_OUT = $(RUNS)/$(RUN)/data
+  TEMPLATE ?= templates/apps.txt
+  SAMPLES ?= 8
+  TEMP ?= 0.7
+  STEPS ?= 600
+  SNAPSHOT_EVERY ?= 200
+  LR ?= 1e-5
+  BATCH ?= 8
+  MAX_TOKENS ?= 512
+  SEQ_TOKENS ?= 1536
+  GENERATE_FLAGS ?= --stop '```'
+  BY ?= difficulty
+  APPS_VALIDATION ?= 0/20#  validation: this stable part of the train split (by id); train: the rest
+  APPS_TEST_PART ?=#        i/n: test on this stable part of the 5,000 test problems (empty: all)
 else
   RUN ?= $(notdir $(abspath $(DATA)))
   DATA_OUT = $(DATA)
@@ -158,7 +190,60 @@ $(RUNS)/%/data/train.jsonl.zst: $(RUNS)/%/data/gsm8k-train-all.jsonl.zst | build
 $(RUNS)/%/data/test.jsonl.zst: $(DATA_DIR)/gsm8k/test.jsonl | build
 	@mkdir -p $(@D)
 	$(BIN)/shards import gsm8k $< -o $@
+
+else ifeq ($(DATA),mbpp)
+# MBPP's standard split by task_id: test 11-510, validation 511-600, train 601-974 (1-10 are
+# the paper's few-shot examples and stay out). One recipe writes all three.
+$(addprefix $(RUNS)/%/data/,train.jsonl.zst validation.jsonl.zst test.jsonl.zst): $(MBPP) | build
+	@test -f "$(MBPP)" || { echo "DATA=mbpp needs MBPP=path/to/mbpp.jsonl (MBPP's full file); got '$(MBPP)'" >&2; exit 2; }
+	@mkdir -p $(RUNS)/$*/data
+	$(BIN)/shards import mbpp $(MBPP) --task-ids 601-974 -o $(RUNS)/$*/data/train.jsonl.zst
+	$(BIN)/shards import mbpp $(MBPP) --task-ids 511-600 -o $(RUNS)/$*/data/validation.jsonl.zst
+	$(BIN)/shards import mbpp $(MBPP) --task-ids 11-510 -o $(RUNS)/$*/data/test.jsonl.zst
+
+else ifeq ($(DATA),apps)
+# APPS: test is the test split; validation the stable part APPS_VALIDATION (i/n) of the train
+# split, by id; train the other n-1 parts.
+APPS_PART := $(word 1,$(subst /, ,$(APPS_VALIDATION)))
+APPS_PARTS := $(word 2,$(subst /, ,$(APPS_VALIDATION)))
+apps_file = $(if $(APPS),$(APPS)/$(1).jsonl,$(error DATA=apps needs APPS=folder with train.jsonl and test.jsonl))
+$(RUNS)/%/data/apps-train-all.jsonl.zst: $(call apps_file,train) | build
+	@mkdir -p $(@D)
+	$(BIN)/shards import apps $< --split train -o $@
+$(RUNS)/%/data/validation.jsonl.zst: $(RUNS)/%/data/apps-train-all.jsonl.zst | build
+	$(BIN)/shards cat --shard $(APPS_VALIDATION) $< -o $@
+$(RUNS)/%/data/train.jsonl.zst: $(RUNS)/%/data/apps-train-all.jsonl.zst | build
+	@rm -rf $(@D)/parts && mkdir -p $(@D)/parts
+	$(BIN)/shards split --shards $(APPS_PARTS) $< -o $(@D)/parts/train.jsonl.zst
+	$(BIN)/shards cat $$(ls $(@D)/parts/train-*-of-*.jsonl.zst | sort | grep -v -- "-$$(printf %05d $(APPS_PART))-of-") -o $@
+$(RUNS)/%/data/apps-test-all.jsonl.zst: $(call apps_file,test) | build
+	@mkdir -p $(@D)
+	$(BIN)/shards import apps $< --split test -o $@
+$(RUNS)/%/data/test.jsonl.zst: $(RUNS)/%/data/apps-test-all.jsonl.zst | build
+	$(BIN)/shards cat $(if $(APPS_TEST_PART),--shard $(APPS_TEST_PART)) $< -o $@
 endif
+
+# ---- HumanEval: a test-only evaluation of any model ----------------------------------------
+# `make eval-humaneval MODEL=dir`: one greedy sample per HumanEval problem (the prompt is the
+# signature and docstring; the completion continues it, stopped at the Codex paper's stop
+# sequences), verified, and pass@1 printed. Files in runs/eval-humaneval/NAME/.
+HUMANEVAL ?= $(DATA_DIR)/humaneval/HumanEval.jsonl.gz
+HUMANEVAL_TOKENS ?= 512#   new tokens per completion
+HUMANEVAL_FLAGS ?=#        extra generate flags, e.g. --endpoint http://127.0.0.1:8000/v1
+HUMANEVAL_STOP := --stop '\nclass' --stop '\ndef' --stop '\n\#' --stop '\nif' --stop '\nprint'
+EVAL_NAME ?= $(notdir $(abspath $(MODEL)))
+EVAL_OUT := $(RUNS)/eval-humaneval/$(EVAL_NAME)
+.PHONY: eval-humaneval
+eval-humaneval: $(EVAL_OUT)/verdicts.jsonl.zst | build
+	$(BIN)/score $<
+$(EVAL_OUT)/problems.jsonl.zst: $(HUMANEVAL) | build
+	@mkdir -p $(@D)
+	$(BIN)/shards import humaneval $< -o $@
+$(EVAL_OUT)/verdicts.jsonl.zst: $(EVAL_OUT)/problems.jsonl.zst $(wildcard $(MODEL)/*.safetensors) | build
+	@test -f "$(MODEL)/config.json" || { echo "eval-humaneval needs MODEL=/path/to/model-dir; got '$(MODEL)'" >&2; exit 2; }
+	$(BIN)/generate --model $(MODEL) $< --temperature 0 --max-tokens $(HUMANEVAL_TOKENS) $(HUMANEVAL_STOP) \
+	  $(HUMANEVAL_FLAGS) -o $(@D)/samples.jsonl.zst
+	$(BIN)/verify $(@D)/samples.jsonl.zst -o $@
 
 # ---- The base model --------------------------------------------------------------------
 # Pretraining: random init, arithmetic facts and step-by-step solutions of other problems,

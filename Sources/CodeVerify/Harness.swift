@@ -105,6 +105,17 @@ def _harness():
         report({"status": "runtime_error", "detail": tail()})
         return
     function = namespace.get(job["entry_point"])
+    if function is None and job["mode"] == "call" and type_(namespace.get("Solution")) is type_:
+        # APPS's LeetCode problems give starter code `class Solution:` with the function as a
+        # method; APPS's own harness calls it on an instance, and so does this one.
+        try:
+            function = getattr(namespace["Solution"](), job["entry_point"], None)
+        except MemoryError_:
+            report({"status": "memory_limit", "detail": "MemoryError while making Solution()"})
+            return
+        except BaseException_:
+            report({"status": "runtime_error", "detail": tail()})
+            return
     if not callable_(function):
         report({"status": "runtime_error", "detail": "the program defines no function %s" % job["entry_point"]})
         return

@@ -19,10 +19,17 @@ public struct SandboxLimits: Sendable {
     /// Where each run's fresh working directory is made (and removed afterwards).
     public var temporaryRoot = "/tmp"
 
+    /// CPU seconds (user + system, reaped child processes included) the program may use; nil:
+    /// as many as `wallSeconds` (one core). The caller compares `SandboxOutcome.cpuSeconds`
+    /// with it, so a loaded machine, which stretches wall time but not CPU time, does not turn a
+    /// right program into a timeout; `wallSeconds` is then only the backstop for sleepers.
+    public var cpuSeconds: Double?
+
     public init() {}
 
-    /// CPU time may not exceed wall time (one core), plus a second for start-up.
-    var cpuSeconds: Int { Int(wallSeconds.rounded(.up)) + 1 }
+    /// RLIMIT_CPU (whole seconds): a second above the limit, so the kernel stops a spinning
+    /// program soon after it is over and the measured time, not the rounding, decides.
+    var cpuRlimit: Int { Int((cpuSeconds ?? wallSeconds).rounded(.up)) + 1 }
 }
 
 /// What isolation this machine allows, found once per process.
@@ -71,6 +78,9 @@ public struct SandboxOutcome: Sendable {
     /// What the program wrote to descriptor 4 (the harness's report channel).
     public var channel: [UInt8] = []
     public var wallSeconds = 0.0
+    /// User + system CPU seconds of the program and the children it (or, with a PID namespace,
+    /// the namespace's waiter) reaped, from wait4's rusage.
+    public var cpuSeconds = 0.0
 }
 
 public enum Sandbox {
@@ -107,7 +117,7 @@ public enum Sandbox {
         spec.uid = id
         spec.gid = id
         spec.isolation = policy.isolation
-        spec.cpu_seconds = limits.cpuSeconds
+        spec.cpu_seconds = limits.cpuRlimit
         spec.memory_bytes = limits.memoryBytes
         spec.file_bytes = limits.fileBytes
         spec.open_files = limits.openFiles
@@ -149,6 +159,7 @@ public enum Sandbox {
         let deadline = started + limits.wallSeconds
         var exited = false
         var status: Int32 = 0
+        var usage = rusage()
         var drainDeadline = Double.infinity
 
         // With a PID namespace, SIGTERM asks the waiter to kill the namespace and reap it
@@ -215,7 +226,7 @@ public enum Sandbox {
             }
             if !exited {
                 var child: Int32 = 0
-                if waitpid(pid, &child, WNOHANG) == pid {
+                if wait4(pid, &child, WNOHANG, &usage) == pid {
                     exited = true
                     status = child
                     // Anything the program left behind in its group goes now (with a PID
@@ -229,16 +240,17 @@ public enum Sandbox {
         if !exited {
             kill()
             let giveUp = monotonic() + 20
-            while waitpid(pid, &status, WNOHANG) == 0 {
+            while wait4(pid, &status, WNOHANG, &usage) == 0 {
                 if monotonic() > giveUp {
                     _ = Glibc.kill(-pid, SIGKILL)
-                    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+                    while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
                     break
                 }
                 usleep(2000)
             }
         }
         outcome.wallSeconds = monotonic() - started
+        outcome.cpuSeconds = seconds(usage.ru_utime) + seconds(usage.ru_stime)
         if status & 0x7F == 0 {
             outcome.exitStatus = (status >> 8) & 0xFF
         } else {
@@ -281,6 +293,8 @@ private final class Pipe {
     func closeWrite() { if write >= 0 { close(write); write = -1 } }
     func closeBoth() { closeRead(); closeWrite() }
 }
+
+private func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) * 1e-6 }
 
 private func monotonic() -> Double {
     var time = timespec()

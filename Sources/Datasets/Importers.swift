@@ -182,7 +182,12 @@ public enum Importer {
             }
             var test = setup.isEmpty ? "" : setup + "\n\n"
             test += "def check(candidate):\n" + asserts.map { "    " + $0 }.joined(separator: "\n") + "\n"
-            var record = Record(["id": .string("mbpp/\(id)"), "task": "code", "problem": .string(text + "\nYour code should pass these tests:\n\n" + asserts.joined(separator: "\n")), "tests": .object(JSONObject([("python", .string(test)), ("entry_point", .string(entryPoint))]))])
+            let problem = text + "\nYour code should pass these tests:\n\n" + asserts.joined(separator: "\n")
+            // The completion is a whole program: the problem is prose, not code to continue.
+            let tests = JSONObject([("python", .string(test)), ("entry_point", .string(entryPoint)),
+                                    ("continues_problem", false)])
+            var record = Record(["id": .string("mbpp/\(id)"), "task": "code", "problem": .string(problem),
+                                 "tests": .object(tests)])
             if let code = row["code"]?.stringValue { record["solution"] = .string(code) }
             try emit(record)
         }
@@ -246,11 +251,58 @@ public enum Importer {
                 .object(JSONObject([("input", text(input)), ("output", text(output))]))
             }))])
         }
-        var record = Record(["id": .string(id), "task": "code", "problem": .string(question), "tests": .object(tests)])
+        var judged = tests
+        // APPS's own evaluation (eval/testing_util.py) gives every test 4 seconds and runs every
+        // program after a block of imports, which reference solutions rely on.
+        judged["time_limit"] = .number(JSONNumber(appsTimeLimit))
+        judged["prelude"] = .string(appsPrelude)
+        if judged["stdio"] != nil && allowsAnyLetterCase(question) { judged["case_sensitive"] = false }
+        var record = Record(["id": .string(id), "task": "code", "problem": .string(question), "tests": .object(judged)])
         if let first = parts.solutions?.arrayValue?.first?.stringValue { record["solution"] = .string(first) }
         if let difficulty = parts.metadata?.objectValue?["difficulty"] { record["difficulty"] = difficulty }
-        if let starter = parts.starterCode, !starter.isEmpty { record["starter_code"] = .string(starter) }
+        if let url = parts.metadata?.objectValue?["url"]?.stringValue { record["url"] = .string(url) }
+        // Always present (often empty), with the answer format, so templates/apps.txt can write
+        // the APPS paper's prompt for every problem.
+        record["starter_code"] = .string(parts.starterCode ?? "")
+        record["io_format"] = .string(tests["call"] != nil ? "Call-Based" : "Standard Input")
         return .success(record)
+    }
+
+    /// CPU seconds per test of APPS problems: the 4 s of APPS's evaluation harness.
+    static let appsTimeLimit = 4
+
+    /// The imports APPS's harness puts before every program (eval/testing_util.py), without
+    /// `import numpy as np`: numpy is not part of Python, and a missing module would fail every
+    /// program; solutions that use numpy fail with a runtime error instead.
+    static let appsPrelude = """
+        import sys
+        import time
+        import itertools
+        from itertools import accumulate, product, permutations, combinations
+        import collections
+        from collections import Counter, OrderedDict, deque, defaultdict, ChainMap
+        from functools import lru_cache
+        import math
+        from math import sqrt, sin, cos, tan, ceil, fabs, floor, gcd, exp, log, log2
+        import fractions
+        from typing import List, Tuple
+        import random
+        import heapq
+        from heapq import *
+        """
+
+    /// Whether a statement says the letter case of the output does not matter, as Codeforces
+    /// statements do ("You can print each letter in any case (upper or lower)", 'You may print
+    /// "YES" and "NO" in any case (for example, "yEs" will be recognized as a positive
+    /// answer)', "in any register"). A sentence must name the phrase and also letters, case or
+    /// an example answer, so "In any case, print the answer modulo 10^9+7" does not count.
+    static func allowsAnyLetterCase(_ statement: String) -> Bool {
+        let phrases = ["in any case", "in any register", "case-insensitive", "case insensitive", "in any letter case"]
+        let context = ["letter", "upper", "lower", "register", "recogni", "\"yes\"", "insensitive"]
+        let sentences = statement.lowercased().split { $0 == "\n" || $0 == "." || $0 == ";" }
+        return sentences.contains { sentence in
+            phrases.contains { sentence.contains($0) } && context.contains { sentence.contains($0) }
+        }
     }
 
     /// The APPS release: `APPS/{train,test}/NNNN/{question.txt, input_output.json, solutions.json,
@@ -293,13 +345,19 @@ public enum Importer {
                 guard let value = row[key] else { return nil }
                 guard let text = value.stringValue else { return value }
                 if text.isEmpty { return nil }
-                return try parseJSON(Array(text.utf8), location: "field \"\(key)\"")
+                do { return try parseJSON(Array(text.utf8), location: "") } catch let error as DataError {
+                    // Unlocated, so the reader names the file and line.
+                    throw DataError("field \"\(key)\": \(error.message)")
+                }
             }
             let id = try row.identifier("problem_id")
             var parts = APPSParts(question: try row.string("question"))
             parts.inputOutput = try embedded("input_output")
             parts.solutions = try embedded("solutions")
-            if let difficulty = row["difficulty"] { parts.metadata = .object(JSONObject([("difficulty", difficulty)])) }
+            var metadata = JSONObject()
+            if let difficulty = row["difficulty"] { metadata["difficulty"] = difficulty }
+            if let url = row["url"] { metadata["url"] = url }
+            parts.metadata = .object(metadata)
             parts.starterCode = row["starter_code"]?.stringValue
             let padded = id.count < 4 ? String(repeating: "0", count: 4 - id.count) + id : id
             switch try appsRecord(id: "apps/\(split)/\(padded)", parts: parts, location: reader.location) {

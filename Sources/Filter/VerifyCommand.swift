@@ -74,6 +74,11 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: "With --keep correct: also write every scored record (all verdicts) to this shard.")
     var verdicts: String?
     @Option(help: "Wall-clock seconds per program (code).") var timeout: Double = 10
+    @Option(help: """
+        CPU seconds per test run (code) where a record's tests.time_limit does not say; the wall clock \
+        is then a backstop of 3x this + 1 s, or --timeout if longer (default: --timeout, wall clock).
+        """)
+    var cpuTime: Double?
     @Option(help: "Address-space limit per program in MB (code).") var memory: Int = 1024
     @Option(help: "Python interpreter for code (default: /usr/bin/python3, else python3 on PATH).")
     var python: String?
@@ -95,6 +100,7 @@ struct VerifyCommand: ParsableCommand {
         }
         if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
         if timeout <= 0 { throw ValidationError("--timeout must be positive") }
+        if let cpuTime, !(cpuTime > 0) { throw ValidationError("--cpu-time must be positive") }
         if memory < 64 { throw ValidationError("--memory must be at least 64 (MB)") }
     }
 
@@ -104,6 +110,7 @@ struct VerifyCommand: ParsableCommand {
             var limits = SandboxLimits()
             limits.wallSeconds = timeout
             limits.memoryBytes = memory << 20
+            limits.cpuSeconds = cpuTime
             let interpreter = python ?? CodeChecker.defaultPython()
             let verifier = Verifier(code: interpreter.map { CodeChecker(python: $0, limits: limits) })
             var summary = VerifySummary()

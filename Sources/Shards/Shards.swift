@@ -287,6 +287,8 @@ extension Shards {
                   shards import math ../shared/data/math500/test.jsonl -o math500.jsonl.zst
                   shards import humaneval ../shared/data/humaneval/HumanEval.jsonl.gz -o humaneval.jsonl.zst
                   shards import apps APPS.tar.gz -o apps.jsonl.zst
+                  shards import mbpp mbpp.jsonl --task-ids 11-510 -o mbpp-test.jsonl.zst   # MBPP's test split
+                  shards import apps apps/train.jsonl --split train -o apps-train.jsonl.zst
                 """)
 
         @Argument(help: "Dataset format: \(Dataset.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -296,19 +298,34 @@ extension Shards {
         @Option(name: .shortAndLong, help: "Output shard ('-' for stdout).") var output = "-"
         @Option(help: "Split name used in generated ids (default: the file name, e.g. 'test').")
         var split: String?
+        @Option(help: ArgumentHelp("Keep only problems whose id ends in a number in these ranges (e.g. 11-510 or 1-10,20).",
+                                   discussion: "The number is MBPP's task_id, APPS's problem_id, HumanEval's n."))
+        var taskIds: String?
+
+        func validate() throws {
+            if let taskIds, TaskIDRanges(taskIds) == nil {
+                throw ValidationError("--task-ids '\(taskIds)': expected ranges like 11-510 or 1-10,20")
+            }
+        }
 
         func run() throws {
             try reportingDataErrors(tool: "shards import") {
                 let progress = ProgressLine("importing")
                 var summary = ImportSummary()
+                let ranges = taskIds.flatMap(TaskIDRanges.init)
+                var kept = 0
                 let writer = try writeShard(to: output) { writer in
                     summary = try Importer.run(dataset, path: file, split: split) { record in
-                        try writer.write(record)
                         progress.advance()
+                        if let ranges, !ranges.contains(id: record.id ?? "") { return }
+                        try writer.write(record)
+                        kept += 1
                     }
+                    if let taskIds, kept == 0 { throw DataError("no problem has a task id in \(taskIds)", at: file) }
                 }
                 progress.finish()
-                var message = "imported \(summary.imported) \(dataset.rawValue) problems into \(writer.name)"
+                let count = ranges == nil ? "\(summary.imported)" : "\(kept) (task ids \(taskIds!)) of \(summary.imported)"
+                var message = "imported \(count) \(dataset.rawValue) problems into \(writer.name)"
                 if !summary.skipped.isEmpty {
                     message += "; skipped " + summary.skipped.sorted { $0.key < $1.key }
                         .map { "\($0.value) (\($0.key))" }.joined(separator: ", ")
@@ -399,4 +416,27 @@ func partName(_ pattern: String, _ index: Int, of count: Int) -> String {
     let slash = pattern.lastIndex(of: "/").map { pattern.index(after: $0) } ?? pattern.startIndex
     let dot = pattern[slash...].firstIndex(of: ".") ?? pattern.endIndex
     return pattern[..<dot] + "-\(five(index))-of-\(five(count))" + pattern[dot...]
+}
+
+/// `11-510,1-10,20`: task ids as inclusive ranges, matched against the number that ends a
+/// record id (`mbpp/11`, `apps/test/0007`, `HumanEval/3`).
+struct TaskIDRanges {
+    let ranges: [ClosedRange<Int>]
+
+    init?(_ text: String) {
+        var ranges: [ClosedRange<Int>] = []
+        for part in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let ends = part.split(separator: "-", omittingEmptySubsequences: false)
+            guard (1...2).contains(ends.count), let low = Int(ends[0]), let high = Int(ends[ends.count - 1]),
+                  low >= 0, low <= high else { return nil }
+            ranges.append(low...high)
+        }
+        self.ranges = ranges
+    }
+
+    func contains(id: String) -> Bool {
+        let digits = id.reversed().prefix { $0.isASCII && $0.isNumber }
+        guard !digits.isEmpty, let number = Int(String(digits.reversed())) else { return false }
+        return ranges.contains { $0.contains(number) }
+    }
 }

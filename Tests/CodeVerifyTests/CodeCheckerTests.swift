@@ -97,7 +97,7 @@ struct CodeCheckerFullDataTests {
         #expect(try checker().check(record("def double(x):\n    return x * 2\n")).verdict == .correct)
         #expect(try checker().check(record("def double(x):\n    return x\n")).verdict == .wrongAnswer)
         #expect(stdioMatches("1 2.0000001  \n\n", "1 2.0\n"))
-        #expect(!stdioMatches("1 2\n", "1 2.0\n"))
+        #expect(!stdioMatches("1 2.0\n", "1 2\n"))
         #expect(!stdioMatches("10\n", "1\n"))
     }
 }
