@@ -34,11 +34,17 @@ public struct CodeChecker: Sendable {
     public let python: String
     public let limits: SandboxLimits
     public let policy: SandboxPolicy
+    public let sandbox: SandboxMode
+    /// The zygotes of a warm checker (WarmSandbox.swift), shared by its copies and threads.
+    let warmPool: WarmPool?
 
-    public init(python: String, limits: SandboxLimits = SandboxLimits(), policy: SandboxPolicy = .current) {
+    public init(python: String, limits: SandboxLimits = SandboxLimits(), policy: SandboxPolicy = .current,
+                sandbox: SandboxMode = .warm) {
         self.python = python
         self.limits = limits
         self.policy = policy
+        self.sandbox = sandbox
+        warmPool = sandbox == .warm ? WarmPool(python: python, environment: Self.environment, policy: policy) : nil
     }
 
     /// The interpreter for programs: `/usr/bin/python3` when present (it starts in ~8 ms and is
@@ -105,10 +111,8 @@ public struct CodeChecker: Sendable {
 
     private func runHarness(_ job: JSONObject, expected: [JSON]?) throws -> CodeCheckResult {
         let secret = randomSecret()
-        let outcome = try Sandbox.run(executable: python, arguments: ["-S", "-s", "-B", "-c", harnessSource],
-                                      environment: Self.environment, files: [:],
-                                      stdin: Array(JSON.object(job).serialized().utf8), secret: Array(secret.utf8),
-                                      limits: limits, policy: policy)
+        let outcome = try runPython(harnessSource, files: [:], stdin: Array(JSON.object(job).serialized().utf8),
+                                    secret: Array(secret.utf8))
         if let early = limitVerdict(outcome) { return early }
         var proven: JSONObject?
         var claimed: JSONObject?
@@ -140,9 +144,7 @@ public struct CodeChecker: Sendable {
                   let expected = testCase.objectValue?["output"]?.stringValue else {
                 throw DataError("tests.stdio[\(index)] needs string fields input and output")
             }
-            let outcome = try Sandbox.run(executable: python, arguments: ["-S", "-s", "-B", "-c", scriptRunner],
-                                          environment: Self.environment, files: ["main.py": program],
-                                          stdin: Array(input.utf8), limits: limits, policy: policy)
+            let outcome = try runPython(scriptRunner, files: ["main.py": program], stdin: Array(input.utf8))
             if let early = limitVerdict(outcome) { return early.with(test: index) }
             if outcome.exitStatus != 0 || outcome.signal != nil {
                 if outcome.exitStatus == Self.compileErrorStatus {
