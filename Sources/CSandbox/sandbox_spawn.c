@@ -7,6 +7,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <time.h>
 #include <grp.h>
 #include <sched.h>
 #include <signal.h>
@@ -56,6 +58,12 @@ static void kill_namespace(int sig) {
 }
 
 static void run_child(const struct sandbox_spec *spec, int report_fd) {
+    // A fork keeps the calling thread's signal mask, and Dispatch's worker threads block nearly
+    // every signal: unblocked, the waiter below hears the verifier's SIGTERM, and the program
+    // (or zygote) starts with signals delivered as any process would.
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
     // Keep the report pipe clear of 0..5, which are about to be overwritten.
     int high = fcntl(report_fd, F_DUPFD_CLOEXEC, 10);
     if (high >= 0) report_fd = high;
@@ -236,4 +244,24 @@ int sandbox_send(int socket, const void *data, size_t length, const int *fds, in
         sent += (size_t)n;
     }
     return 0;
+}
+
+ssize_t sandbox_write(int fd, const void *data, size_t length) {
+    // SIGPIPE from write(2) goes to the writing thread: block it here, and take back the one
+    // this write raised (not one that was pending before), so a broken pipe is just EPIPE.
+    sigset_t pipe_signal, old, pending;
+    sigemptyset(&pipe_signal);
+    sigaddset(&pipe_signal, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_signal, &old);
+    sigpending(&pending);
+    int was_pending = sigismember(&pending, SIGPIPE);
+    ssize_t n = write(fd, data, length);
+    int saved = errno;
+    if (n < 0 && saved == EPIPE && !was_pending) {
+        struct timespec now = {0, 0};
+        while (sigtimedwait(&pipe_signal, NULL, &now) < 0 && errno == EINTR) {}
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = saved;
+    return n;
 }

@@ -29,7 +29,7 @@ public struct CodeChecker: Sendable {
     /// Written into every code verdict record as `verifier`. Bump it whenever a verdict can
     /// change (the harness, the comparisons, the limits' defaults, the sandbox's rules), so
     /// verdict shards from before and after can be told apart and `verify --compare`d.
-    public static let version = "code/1"
+    public static let version = "code/2"
 
     public let python: String
     public let limits: SandboxLimits

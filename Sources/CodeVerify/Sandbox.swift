@@ -143,11 +143,15 @@ public enum Sandbox {
         // (leaving no zombie behind); the group SIGKILL follows if it has not gone in 20 seconds (a stuck waiter).
         var terminateSent = false
         var backstop = Double.infinity
+        // Asked again (every turn of the loop past the deadline), it waits for the backstop:
+        // a SIGKILL to the waiter would end it before it has seen the namespace die.
         func kill() {
-            if policy.hasPIDNamespace && !terminateSent {
-                terminateSent = true
-                _ = Glibc.kill(pid, SIGTERM)
-                backstop = monotonic() + 20
+            if policy.hasPIDNamespace {
+                if !terminateSent {
+                    terminateSent = true
+                    _ = Glibc.kill(pid, SIGTERM)
+                    backstop = monotonic() + 20
+                }
             } else {
                 _ = Glibc.kill(-pid, SIGKILL)
             }
@@ -186,7 +190,7 @@ public enum Sandbox {
     static func supervise(_ pipes: [Pipe], stdin: [UInt8], secret: [UInt8], limits: SandboxLimits, started: Double,
                           _ process: Supervisee) -> SandboxOutcome {
         // The secret fits in the pipe buffer; write it and close so the reader sees its end.
-        if !secret.isEmpty { _ = secret.withUnsafeBytes { write(pipes[3].write, $0.baseAddress, $0.count) } }
+        if !secret.isEmpty { _ = secret.withUnsafeBytes { sandbox_write(pipes[3].write, $0.baseAddress, $0.count) } }
         pipes[3].closeWrite()
 
         var outcome = SandboxOutcome()
@@ -225,7 +229,7 @@ public enum Sandbox {
             }
             for entry in polls where entry.revents != 0 && entry.fd != process.statusFD {
                 if entry.fd == pipes[0].write {
-                    let n = pendingInput.withUnsafeBytes { write(entry.fd, $0.baseAddress, min($0.count, 1 << 16)) }
+                    let n = pendingInput.withUnsafeBytes { sandbox_write(entry.fd, $0.baseAddress, min($0.count, 1 << 16)) }
                     if n > 0 { pendingInput = pendingInput.dropFirst(n) }
                     if n < 0 && errno != EAGAIN && errno != EINTR { pendingInput = [][...] }
                     if pendingInput.isEmpty { pipes[0].closeWrite() }

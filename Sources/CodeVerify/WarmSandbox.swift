@@ -124,26 +124,26 @@ final class Zygote {
     }
 
     /// Kills the zygote's namespace: SIGTERM makes the waiter SIGKILL the zygote, the init of
-    /// the namespace, which takes every process in it along; SIGKILL to the group is the backstop.
+    /// the namespace, which takes every process in it along, and exit once all are gone. Asked
+    /// again, it does nothing: killing the waiter itself would let `reap` return while the
+    /// namespace is still dying (the 20-second backstop is `reap`'s).
     func kill() {
-        if reaped { return }  // its pid and group id may belong to someone else by now
-        if !terminateSent {
-            terminateSent = true
-            _ = Glibc.kill(waiter, SIGTERM)
-        } else {
-            _ = Glibc.kill(-waiter, SIGKILL)
-        }
+        if reaped || terminateSent { return }  // a reaped waiter's pid may be someone else's by now
+        terminateSent = true
+        _ = Glibc.kill(waiter, SIGTERM)
     }
 
     /// Waits until the waiter has exited (so nothing in the namespace is left) and returns its
-    /// status. Killing is the caller's; a waiter stuck for 20 seconds gets SIGKILL.
+    /// status. Killing is the caller's; a waiter stuck for 20 seconds gets SIGKILL, with its group.
     @discardableResult
     func reap() -> Int32 {
         var status: Int32 = 0
         if reaped { return status }
         reaped = true
         let giveUp = monotonic() + 20
-        while waitpid(waiter, &status, WNOHANG) == 0 {
+        while true {
+            let done = waitpid(waiter, &status, WNOHANG)
+            if done == waiter || (done < 0 && errno != EINTR) { break }
             if monotonic() > giveUp {
                 _ = Glibc.kill(-waiter, SIGKILL)
                 while waitpid(waiter, &status, 0) < 0 && errno == EINTR {}
@@ -175,6 +175,7 @@ final class WarmPool: @unchecked Sendable {
     private var lock = pthread_mutex_t()
     private var idle: [Zygote] = []
     private var startedCount = 0
+    private var lostCount = 0
     private var disabled: String?
 
     init(python: String, environment: [String: String], policy: SandboxPolicy) {
@@ -214,6 +215,9 @@ final class WarmPool: @unchecked Sendable {
                             files: files, stdin: stdin, secret: secret, limits: limits, policy: policy)
         }
         if locked({ disabled }) != nil { return try cold() }
+        // Pipes first: a failure here must not strand a zygote taken from the pool.
+        let pipes = try (0..<5).map { _ in try Pipe() }
+        defer { pipes.forEach { $0.closeBoth() } }
         let zygote: Zygote
         if let ready = locked({ idle.popLast() }) {
             zygote = ready
@@ -228,8 +232,6 @@ final class WarmPool: @unchecked Sendable {
         }
         zygote.programs += 1
 
-        let pipes = try (0..<5).map { _ in try Pipe() }
-        defer { pipes.forEach { $0.closeBoth() } }
         let childEnds: [Int32] = [pipes[0].read, pipes[1].write, pipes[2].write, pipes[3].read, pipes[4].write]
         let id = SandboxPolicy.nextID()
         let job = JSONObject([
@@ -283,8 +285,12 @@ final class WarmPool: @unchecked Sendable {
         if let setupError { disable("a program could not be set up in the zygote: \(setupError)") }
         if lost && !stopped {
             // The zygote died under a program it was not asked to stop (or broke the protocol):
-            // the cold path, the reference, decides this program.
+            // the cold path, the reference, decides this program. Zygotes that keep dying (a
+            // python or kernel they cannot work with) are given up.
             zygote.end()
+            if locked({ () -> Int in lostCount += 1; return lostCount }) >= 3 {
+                disable("three zygotes died under programs")
+            }
             return try cold()
         }
         // After a deadline, an output flood, a crash or a full term, a fresh zygote: nothing

@@ -15,8 +15,8 @@
 ///   become the child's 0..4: stdin, stdout, stderr, the secret pipe and the report pipe. Swift
 ///   keeps the other ends and runs the same I/O loop as for a cold program.
 /// - zygote -> Swift, once the child and its namespace are gone: a 4-byte length and JSON
-///   `{"status": wait status}`, or `{"error": text}` when the child could not be set up (before
-///   any program code ran); the zygote exits after an error.
+///   `{"status": wait status}`, or `{"error": text}` when the child could not be started or set
+///   up (before any program code ran); the zygote exits after an error.
 /// - Swift never writes during a job, so the socket becoming readable mid-job means Swift is
 ///   gone: the zygote exits, and as the init of its PID namespace takes every program with it.
 ///   To stop a program (deadline, output flood) Swift kills the zygote's namespace and starts
@@ -29,7 +29,7 @@ let zygoteSource = #"""
 import builtins, json, os, sys
 
 def _zygote():
-    import atexit, ctypes, fcntl, resource, select, socket, struct, traceback, types
+    import atexit, ctypes, fcntl, gc, resource, select, socket, struct, traceback, types
     # What programs commonly import, loaded once here instead of in every child (typing alone
     # costs a few ms); random reseeds itself in every child (os.register_at_fork).
     for name in ("math", "re", "collections", "itertools", "functools", "heapq", "string", "bisect",
@@ -39,6 +39,9 @@ def _zygote():
         except ImportError:
             pass
     libc = ctypes.CDLL(None, use_errno=True)
+    # No collections here, and everything frozen before each fork: a child's collections then
+    # skip the zygote's objects instead of touching (and copying) every page that holds them.
+    gc.disable()
     NEWNS, NEWIPC, NEWPID = 0x00020000, 0x08000000, 0x20000000
     MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 2, 4, 16384, 1 << 18
     PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 4, 38
@@ -170,25 +173,34 @@ def _zygote():
         if len(fds) != 5:
             send({"error": "expected 5 descriptors, got %d" % len(fds)})
             os._exit(1)
-        if job["source"] not in compiled:
-            compiled[job["source"]] = compile(job["source"], "<string>", "exec")
-        # The child reports a failed set-up here; the program never holds this pipe.
-        setup_read, setup_write = os.pipe()
-        check(libc.unshare(NEWPID), "unshare pid")
         pid = -1
         try:
-            pid = os.fork()
+            if job["source"] not in compiled:
+                compiled[job["source"]] = compile(job["source"], "<string>", "exec")
+            # The child reports a failed set-up here; the program never holds this pipe.
+            setup_read, setup_write = os.pipe()
+            check(libc.unshare(NEWPID), "unshare pid")
+            gc.freeze()
+            try:
+                pid = os.fork()
+                if pid == 0:
+                    gc.enable()
+                    try:
+                        os.close(setup_read)
+                        code = set_up(job, fds)
+                    except BaseException:
+                        os.write(setup_write, traceback.format_exc()[-2000:].encode())
+                        os._exit(126)
+                    run(code)
+            finally:
+                if pid != 0:
+                    check(libc.setns(own_pid_namespace, NEWPID), "setns")
+        except BaseException:
             if pid == 0:
-                try:
-                    os.close(setup_read)
-                    code = set_up(job, fds)
-                except BaseException:
-                    os.write(setup_write, traceback.format_exc()[-2000:].encode())
-                    os._exit(126)
-                run(code)
-        finally:
-            if pid != 0:
-                check(libc.setns(own_pid_namespace, NEWPID), "setns")
+                os._exit(126)  # never the child's to answer
+            # This system will not do it (no namespaces left, no fork): Swift runs programs cold.
+            send({"error": traceback.format_exc()[-2000:]})
+            os._exit(1)
         os.close(setup_write)
         for fd in fds:
             os.close(fd)

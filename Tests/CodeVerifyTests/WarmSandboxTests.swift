@@ -268,4 +268,100 @@ struct WarmSandboxFullDataTests {
         }
         #expect(check.warmPool?.zygotesStarted == 2)
     }
+
+    /// A zygote killed from outside while its program runs (as the OOM killer might): the
+    /// program is run again cold, which decides its verdict, and the next one gets a new zygote.
+    @Test func zygoteKilledUnderAProgramLeavesTheVerdictToTheColdPath() throws {
+        let check = warmChecker(wallSeconds: 10)
+        let program = """
+            import time
+            try:
+                open('/proc/self/comm', 'w').write('\(marker)')
+            except OSError:
+                pass
+            time.sleep(1.5)
+            def f(x):
+                return x * x
+            """
+        let killed = Collected()
+        let killer = Thread { [marker] in
+            let giveUp = Date().addingTimeInterval(5)
+            while Date() < giveUp {
+                let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+                for pid in entries where Int(pid) != nil {
+                    // stat: pid (comm) state ppid ...; the program's parent is its zygote.
+                    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                          stat.contains("(\(marker))"),
+                          let fields = stat.split(separator: ")").last?.split(separator: " "), fields.count > 2,
+                          let zygote = Int32(fields[1]) else { continue }
+                    kill(zygote, SIGKILL)
+                    killed.add("\(zygote)", nil)
+                    return
+                }
+                usleep(20_000)
+            }
+        }
+        killer.start()
+        let started = Date()
+        let result = try check.check(functionTask(program))
+        #expect(result.verdict == .correct, "\(result)")
+        #expect(killed.values.0.count == 1, "no zygote was killed")
+        // Killed at the start of its sleep, it slept again in full, cold.
+        #expect(Date().timeIntervalSince(started) > 1.5)
+        #expect(try check.check(functionTask("def f(x):\n    return x + 1\n")).verdict == .wrongAnswer)
+        #expect(check.warmPool?.zygotesStarted == 2)
+        #expect(check.sandboxNote == nil)
+    }
+
+    /// Without PID and mount namespaces and root, warm cannot keep programs apart: they run
+    /// cold, and the checker says so.
+    @Test func withoutNamespacesProgramsRunCold() throws {
+        let policy = SandboxPolicy(isolation: 0, dropPrivileges: false)
+        let check = CodeChecker(python: CodeChecker.defaultPython()!, policy: policy, sandbox: .warm)
+        #expect(try check.check(functionTask("def f(x):\n    return x * x\n")).verdict == .correct)
+        #expect(check.warmPool?.zygotesStarted == 0)
+        #expect(check.sandboxNote?.contains("run cold") == true)
+    }
+
+    /// A program's signals are delivered, whichever thread started it (Dispatch's worker
+    /// threads block nearly all signals, and a fork used to pass that mask on): here SIGALRM
+    /// ends a search that would otherwise run into the wall clock.
+    @Test(arguments: SandboxMode.allCases) func signalsReachTheProgram(_ mode: SandboxMode) throws {
+        let program = """
+            import signal
+            class Enough(Exception):
+                pass
+            def stop(number, frame):
+                raise Enough()
+            def f(x):
+                signal.signal(signal.SIGALRM, stop)
+                signal.setitimer(signal.ITIMER_REAL, 0.05)
+                try:
+                    while True:
+                        pass
+                except Enough:
+                    return x * x
+            """
+        let results = Collected()
+        // From a Dispatch worker thread, as `verify --jobs N` runs programs.
+        DispatchQueue.concurrentPerform(iterations: 2) { _ in
+            let verdict = try? checker(timeout: 3, sandbox: mode).check(functionTask(program)).verdict
+            results.add(verdict == .correct ? nil : "\(String(describing: verdict))", nil)
+        }
+        #expect(results.values.0.isEmpty, "\(results.values.0)")
+    }
+
+    /// A program that exits without reading its input: writing the rest is EPIPE, not a
+    /// SIGPIPE that kills the verifier (a warm child can exit before the first byte is written;
+    /// it killed the test process once).
+    @Test(arguments: SandboxMode.allCases) func programThatIgnoresItsInput(_ mode: SandboxMode) throws {
+        let input = String(repeating: "1 2\n", count: 200_000)
+        let tests: JSON = ["stdio": [["input": .string(input), "output": "3\n"]]]
+        let check = checker(timeout: 5, sandbox: mode)
+        for program in ["import os\nos._exit(0)\n", "print(3)\n"] {
+            let record = Record(["id": "s", "task": "code", "completion": .string(program), "tests": tests])
+            let verdict = try check.check(record).verdict
+            #expect(verdict == (program == "print(3)\n" ? .correct : .wrongAnswer), "\(program)")
+        }
+    }
 }

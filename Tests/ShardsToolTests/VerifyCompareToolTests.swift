@@ -93,7 +93,7 @@ import Testing
             p1\t1\tcorrect\twrong_answer\t"5"\t"5"\tmath/1\tmath/2
             p3\t0\twrong_answer\tcorrect\t"3"\t"4"\t-\tmath/2
             p3\t1\twrong_answer\twrong_answer\t"05"\t"5"\t-\tmath/2
-            c1\t0\truntime_error\tcorrect\t-\t-\t-\tcode/1
+            c1\t0\truntime_error\tcorrect\t-\t-\t-\tcode/2
 
             """)
         #expect(result.stderr.hasPrefix("verified 7 samples: correct 4, wrong_answer 2, no_answer 1\n"),

@@ -27,7 +27,7 @@ import Testing
 
     @Test func verifierNamesTheCheckerAndItsVersion() throws {
         #expect(MathChecker.version == "math/2")
-        #expect(CodeChecker.version == "code/1")
+        #expect(CodeChecker.version == "code/2")
         // Re-scoring an old verdict record replaces its fields in place and drops stale ones.
         var old = sample("p", "so \\boxed{12}")
         old["reward"] = 0
@@ -47,7 +47,7 @@ import Testing
                              "tests": ["stdio": [["input": "7\n", "output": "7\n"]]]])
         let scored = try Verifier().score(record)
         #expect(scored["verdict"] == "correct", "\(scored.jsonLine())")
-        #expect(scored["verifier"] == "code/1")
+        #expect(scored["verifier"] == "code/2")
         #expect(!scored.fields.keys.contains("extracted"))
     }
 

@@ -43,6 +43,10 @@ int sandbox_pipe(int fds[2]);
 /// `count` descriptors (SCM_RIGHTS), for the warm sandbox's zygote. Returns 0, or -1 with errno.
 int sandbox_send(int socket, const void *data, size_t length, const int *fds, int count);
 
+/// write(2) that never raises SIGPIPE (a program may exit without reading its stdin): a closed
+/// reader is -1 with errno EPIPE.
+ssize_t sandbox_write(int fd, const void *data, size_t length);
+
 /// socketpair(AF_UNIX, SOCK_STREAM) with close-on-exec ends.
 int sandbox_socketpair(int fds[2]);
 
