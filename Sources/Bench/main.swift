@@ -244,11 +244,12 @@ func benchCode() throws -> [Row] {
         // interpreters are started in the first and replaced on their term as usual.
         let verifier = Verifier(code: CodeChecker(python: python, sandbox: mode))
         for jobs in [1, 2] {
-            var correct = 0
+            var failed: [String] = []
             let time = try best {
-                correct = try verifier.score(batch: samples, jobs: jobs).filter { $0["reward"]?.intValue == 1 }.count
+                failed = try verifier.score(batch: samples, jobs: jobs).filter { $0["reward"]?.intValue != 1 }
+                    .map { "\($0.id ?? "?"): \($0["verdict"]?.stringValue ?? "?") \($0["details"].map { "\($0)" } ?? "")" }
             }
-            precondition(correct == samples.count, "canonical HumanEval solutions failed: \(samples.count - correct)")
+            precondition(failed.isEmpty, "canonical HumanEval solutions failed, \(mode.rawValue), --jobs \(jobs): \(failed)")
             rows.append(Row(name: "code check, HumanEval canonical, \(mode.rawValue), --jobs \(jobs)",
                             value: Double(samples.count) / time, unit: "programs/s",
                             reference: reference, referenceValue: Double(samples.count) / bare))
