@@ -246,10 +246,12 @@ func benchCode() throws -> [Row] {
         for jobs in [1, 2] {
             var failed: [String] = []
             let time = try best {
-                failed = try verifier.score(batch: samples, jobs: jobs).filter { $0["reward"]?.intValue != 1 }
-                    .map { "\($0.id ?? "?"): \($0["verdict"]?.stringValue ?? "?") \($0["details"].map { "\($0)" } ?? "")" }
+                failed = try verifier.score(batch: samples, jobs: jobs).filter { $0["reward"]?.intValue != 1 }.map {
+                    "\($0.id ?? "?"): \($0["verdict"]?.stringValue ?? "?") \($0["details"].map { "\($0)" } ?? "")"
+                }
             }
-            precondition(failed.isEmpty, "canonical HumanEval solutions failed, \(mode.rawValue), --jobs \(jobs): \(failed)")
+            precondition(failed.isEmpty,
+                         "canonical HumanEval solutions failed, \(mode.rawValue), --jobs \(jobs): \(failed)")
             rows.append(Row(name: "code check, HumanEval canonical, \(mode.rawValue), --jobs \(jobs)",
                             value: Double(samples.count) / time, unit: "programs/s",
                             reference: reference, referenceValue: Double(samples.count) / bare))

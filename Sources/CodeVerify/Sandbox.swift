@@ -212,7 +212,9 @@ public enum Sandbox {
             }
             if polls.isEmpty && exited { break }
             // The status descriptor alone does not keep the loop waiting once output is done.
-            if !exited && process.statusFD >= 0 { polls.append(pollfd(fd: process.statusFD, events: Int16(POLLIN), revents: 0)) }
+            if !exited && process.statusFD >= 0 {
+                polls.append(pollfd(fd: process.statusFD, events: Int16(POLLIN), revents: 0))
+            }
             let now = monotonic()
             if now >= drainDeadline { break }
             if !exited && now >= deadline {
@@ -229,7 +231,9 @@ public enum Sandbox {
             }
             for entry in polls where entry.revents != 0 && entry.fd != process.statusFD {
                 if entry.fd == pipes[0].write {
-                    let n = pendingInput.withUnsafeBytes { sandbox_write(entry.fd, $0.baseAddress, min($0.count, 1 << 16)) }
+                    let n = pendingInput.withUnsafeBytes {
+                        sandbox_write(entry.fd, $0.baseAddress, min($0.count, 1 << 16))
+                    }
                     if n > 0 { pendingInput = pendingInput.dropFirst(n) }
                     if n < 0 && errno != EAGAIN && errno != EINTR { pendingInput = [][...] }
                     if pendingInput.isEmpty { pipes[0].closeWrite() }

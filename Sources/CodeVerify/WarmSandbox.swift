@@ -89,7 +89,8 @@ final class Zygote {
     func send(_ job: JSONObject, descriptors: [Int32]) -> Bool {
         let body = Array(JSON.object(job).serialized().utf8)
         let length = UInt32(body.count)
-        let message = [UInt8(length & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length >> 16 & 0xFF), UInt8(length >> 24)] + body
+        let message = [UInt8(length & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length >> 16 & 0xFF),
+                       UInt8(length >> 24)] + body
         return message.withUnsafeBytes { bytes in
             descriptors.withUnsafeBufferPointer { fds in
                 sandbox_send(control, bytes.baseAddress, bytes.count, fds.baseAddress, Int32(fds.count)) == 0
@@ -112,7 +113,9 @@ final class Zygote {
         let length = Int(received[0]) | Int(received[1]) << 8 | Int(received[2]) << 16 | Int(received[3]) << 24
         let body = Array(received[4..<(4 + length)])
         received.removeFirst(4 + length)
-        guard let message = (try? body.withUnsafeBufferPointer { try JSON.parse($0) })?.objectValue else { return .gone }
+        guard let message = (try? body.withUnsafeBufferPointer { try JSON.parse($0) })?.objectValue else {
+            return .gone
+        }
         if let status = message["status"]?.intValue { return .status(Int32(truncatingIfNeeded: status)) }
         return .setupFailed(message["error"]?.stringValue ?? "unreadable reply")
     }
@@ -311,12 +314,14 @@ final class WarmPool: @unchecked Sendable {
 
 extension CodeChecker {
     /// Runs `source` as `python -S -s -B -c source` in the checker's sandbox, warm or cold.
-    func runPython(_ source: String, files: [String: String], stdin: [UInt8], secret: [UInt8] = []) throws -> SandboxOutcome {
+    func runPython(_ source: String, files: [String: String], stdin: [UInt8],
+                   secret: [UInt8] = []) throws -> SandboxOutcome {
         if let warmPool {
             return try warmPool.run(source: source, files: files, stdin: stdin, secret: secret, limits: limits)
         }
-        return try Sandbox.run(executable: python, arguments: ["-S", "-s", "-B", "-c", source], environment: Self.environment,
-                               files: files, stdin: stdin, secret: secret, limits: limits, policy: policy)
+        return try Sandbox.run(executable: python, arguments: ["-S", "-s", "-B", "-c", source],
+                               environment: Self.environment, files: files, stdin: stdin, secret: secret,
+                               limits: limits, policy: policy)
     }
 
     /// What the summary says about warm running, when it fell back to cold.

@@ -21,8 +21,14 @@ func compareWarmAndCold(folder: String, count: Int) throws {
             var record = all[i]
             record["completion"] = body
             let a = try? warm.check(record), b = try? cold.check(record)
-            if a?.verdict != b?.verdict { differences.append("\(all[i].id!): warm \(String(describing: a)), cold \(String(describing: b))") }
-            if body == all[i]["solution"]! { canonicalCorrect = a?.verdict == .correct } else { emptyCorrect = a?.verdict == .correct }
+            if a?.verdict != b?.verdict {
+                differences.append("\(all[i].id!): warm \(String(describing: a)), cold \(String(describing: b))")
+            }
+            if body == all[i]["solution"]! {
+                canonicalCorrect = a?.verdict == .correct
+            } else {
+                emptyCorrect = a?.verdict == .correct
+            }
         }
         if !canonicalCorrect { differences.append("\(all[i].id!): canonical solution not correct in warm") }
         collected.add(differences.isEmpty ? nil : differences.joined(separator: "; "), emptyCorrect ? all[i].id! : nil)
@@ -62,8 +68,10 @@ struct WarmSandboxFullDataTests {
             functionTask("def f(x) return\n"),
             functionTask("import sys\nprint('out'); print('err', file=sys.stderr)\ndef f(x):\n    return x ** 2\n"),
             functionTask("from typing import List\nimport random, math\ndef f(x):\n    return int(math.pow(x, 2))\n"),
-            Record(["id": "s", "task": "code", "completion": "a, b = map(int, input().split())\nprint(a + b)\n", "tests": stdio]),
-            Record(["id": "s", "task": "code", "completion": "a, b = map(int, input().split())\nprint(a - b)\n", "tests": stdio]),
+            Record(["id": "s", "task": "code", "completion": "a, b = map(int, input().split())\nprint(a + b)\n",
+                    "tests": stdio]),
+            Record(["id": "s", "task": "code", "completion": "a, b = map(int, input().split())\nprint(a - b)\n",
+                    "tests": stdio]),
             Record(["id": "s", "task": "code", "completion": "import sys\nsys.exit(3)\n", "tests": stdio]),
             Record(["id": "s", "task": "code", "completion": "print(\n", "tests": stdio]),
             Record(["id": "c", "task": "code", "completion": "def add(a, b):\n    return a + b\n", "tests": call]),
@@ -203,7 +211,8 @@ struct WarmSandboxFullDataTests {
 
     @Test func memoryExhaustedAtImportTime() throws {
         let check = warmChecker(wallSeconds: 20)
-        #expect(try hostileThenOrdinary("blob = bytearray(10 ** 10)\ndef f(x):\n    return x * x\n", on: check) == .memoryLimit)
+        let blob = "blob = bytearray(10 ** 10)\ndef f(x):\n    return x * x\n"
+        #expect(try hostileThenOrdinary(blob, on: check) == .memoryLimit)
         let hog = "blocks = []\nwhile True:\n    blocks.append(bytearray(50_000_000))\ndef f(x):\n    return x * x\n"
         #expect(try hostileThenOrdinary(hog, on: check) == .memoryLimit)
     }
@@ -222,7 +231,8 @@ struct WarmSandboxFullDataTests {
         let check = warmChecker()
         let program = """
             import os, signal
-            for target in [os.getppid(), -1, \(bystander.processIdentifier), -\(bystander.processIdentifier)] + list(range(2, 5000)):
+            host = \(bystander.processIdentifier)
+            for target in [os.getppid(), -1, host, -host] + list(range(2, 5000)):
                 try:
                     os.kill(target, signal.SIGKILL)
                 except (OSError, OverflowError):
@@ -256,7 +266,8 @@ struct WarmSandboxFullDataTests {
     @Test func timeoutReplacesTheZygote() throws {
         let check = warmChecker(wallSeconds: 2)
         #expect(try check.check(functionTask("def f(x):\n    return x * x\n")).verdict == .correct)
-        let verdict = try hostileThenOrdinary("import time\ndef f(x):\n    time.sleep(100)\n", on: check, sameZygote: false)
+        let sleeper = "import time\ndef f(x):\n    time.sleep(100)\n"
+        let verdict = try hostileThenOrdinary(sleeper, on: check, sameZygote: false)
         #expect(verdict == .timeout)
         #expect(check.warmPool?.zygotesStarted == 2)
     }

@@ -158,17 +158,21 @@ import Testing
         #expect(try runTool("/bin/sh", ["-c", "zstdcat '\(problems)' | jq -c '\(jq)' > '\(samples)'"]).status == 0)
         // Warm (the default) and cold give the same verdicts, record for record.
         var verdicts: [String] = []
-        for (mode, summary) in [("warm", "each program forked from a warm interpreter"), ("cold", "a fresh interpreter per program")] {
+        let modes = [("warm", "each program forked from a warm interpreter"), ("cold", "a fresh interpreter per program")]
+        for (mode, summary) in modes {
             let output = dir.path("v-\(mode).jsonl.zst")
-            let result = try runTool("verify", [samples, "--jobs", "2", "--timeout", "10", "--sandbox", mode, "-o", output])
+            let result = try runTool("verify", [samples, "--jobs", "2", "--timeout", "10", "--sandbox", mode,
+                                                "-o", output])
             #expect(result.status == 0)
             #expect(result.stderr.contains("verified \(2 * n) samples: correct \(n),"), "\(result.stderr)")
             #expect(result.stderr.contains("problems solved \(n)/\(n)"))
             #expect(result.stderr.contains("sandbox: ") && result.stderr.contains(summary), "\(result.stderr)")
             #expect(!result.stderr.contains("run cold"), "\(result.stderr)")
-            let kept = try runTool("/bin/sh", ["-c", "zstdcat '\(output)' | jq -c 'select(.reward == 1) | .sample' | sort -u"])
+            let kept = try runTool("/bin/sh",
+                                   ["-c", "zstdcat '\(output)' | jq -c 'select(.reward == 1) | .sample' | sort -u"])
             #expect(kept.stdout == "0\n")
-            verdicts.append(try runTool("/bin/sh", ["-c", "zstdcat '\(output)' | jq -c '[.id, .sample, .verdict]'"]).stdout)
+            let verdict = try runTool("/bin/sh", ["-c", "zstdcat '\(output)' | jq -c '[.id, .sample, .verdict]'"])
+            verdicts.append(verdict.stdout)
         }
         #expect(verdicts[0] == verdicts[1])
         #expect(verdicts[0].split(separator: "\n").count == 2 * n)
