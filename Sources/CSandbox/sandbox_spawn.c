@@ -7,6 +7,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <time.h>
 #include <grp.h>
 #include <sched.h>
 #include <signal.h>
@@ -14,6 +16,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -55,11 +58,18 @@ static void kill_namespace(int sig) {
 }
 
 static void run_child(const struct sandbox_spec *spec, int report_fd) {
+    // A fork keeps the calling thread's signal mask, and Dispatch's worker threads block nearly
+    // every signal: unblocked, the waiter below hears the verifier's SIGTERM, and the program
+    // (or zygote) starts with signals delivered as any process would.
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
     // Keep the report pipe clear of 0..5, which are about to be overwritten.
     int high = fcntl(report_fd, F_DUPFD_CLOEXEC, 10);
     if (high >= 0) report_fd = high;
-    // Die with the parent: a crashed verifier must not leave programs running.
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    // Die with the parent: a crashed verifier must not leave programs running. (A zygote skips
+    // this: the signal comes when the spawning thread exits, while other threads still use it.)
+    if (!spec->survive_parent_thread) prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (setsid() < 0) fail(report_fd, ST_SETSID);
 
     int flags = 0;
@@ -202,3 +212,56 @@ int sandbox_probe(void) {
 }
 
 int sandbox_pipe(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+int sandbox_socketpair(int fds[2]) { return socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds); }
+
+int sandbox_send(int socket, const void *data, size_t length, const int *fds, int count) {
+    const char *bytes = data;
+    size_t sent = 0;
+    while (sent < length) {
+        struct iovec part = {(void *)(bytes + sent), length - sent};
+        struct msghdr message;
+        memset(&message, 0, sizeof message);
+        message.msg_iov = &part;
+        message.msg_iovlen = 1;
+        char control[CMSG_SPACE(sizeof(int) * 8)];
+        if (sent == 0 && count > 0) {
+            if (count > 8) { errno = EINVAL; return -1; }
+            memset(control, 0, sizeof control);
+            message.msg_control = control;
+            message.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)count);
+            struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+            header->cmsg_level = SOL_SOCKET;
+            header->cmsg_type = SCM_RIGHTS;
+            header->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)count);
+            memcpy(CMSG_DATA(header), fds, sizeof(int) * (size_t)count);
+        }
+        ssize_t n = sendmsg(socket, &message, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        sent += (size_t)n;
+    }
+    return 0;
+}
+
+ssize_t sandbox_write(int fd, const void *data, size_t length) {
+    // SIGPIPE from write(2) goes to the writing thread: block it here, and take back the one
+    // this write raised (not one that was pending before), so a broken pipe is just EPIPE.
+    sigset_t pipe_signal, old, pending;
+    sigemptyset(&pipe_signal);
+    sigaddset(&pipe_signal, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_signal, &old);
+    sigpending(&pending);
+    int was_pending = sigismember(&pending, SIGPIPE);
+    ssize_t n = write(fd, data, length);
+    int saved = errno;
+    if (n < 0 && saved == EPIPE && !was_pending) {
+        struct timespec now = {0, 0};
+        while (sigtimedwait(&pipe_signal, NULL, &now) < 0 && errno == EINTR) {}
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = saved;
+    return n;
+}

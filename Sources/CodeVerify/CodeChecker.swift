@@ -34,11 +34,17 @@ public struct CodeChecker: Sendable {
     public let python: String
     public let limits: SandboxLimits
     public let policy: SandboxPolicy
+    public let sandbox: SandboxMode
+    /// The zygotes of a warm checker (WarmSandbox.swift), shared by its copies and threads.
+    let warmPool: WarmPool?
 
-    public init(python: String, limits: SandboxLimits = SandboxLimits(), policy: SandboxPolicy = .current) {
+    public init(python: String, limits: SandboxLimits = SandboxLimits(), policy: SandboxPolicy = .current,
+                sandbox: SandboxMode = .warm) {
         self.python = python
         self.limits = limits
         self.policy = policy
+        self.sandbox = sandbox
+        warmPool = sandbox == .warm ? WarmPool(python: python, environment: Self.environment, policy: policy) : nil
     }
 
     /// The interpreter for programs: `/usr/bin/python3` when present (it starts in ~8 ms and is
@@ -136,14 +142,6 @@ public struct CodeChecker: Sendable {
         return fencedCode(in: completion) ?? (prefix + completion)
     }
 
-    /// Runs `python -S -s -B -c source` in the sandbox with `files` in its working directory, under
-    /// `limits` (each run's own: its CPU time limit and wall-clock backstop). The one place the
-    /// checker launches programs.
-    private func runSandboxed(_ source: String, files: [String: String], stdin: [UInt8], secret: [UInt8] = [],
-                              limits: SandboxLimits) throws -> SandboxOutcome {
-        try Sandbox.run(executable: python, arguments: ["-S", "-s", "-B", "-c", source], environment: Self.environment,
-                        files: files, stdin: stdin, secret: secret, limits: limits, policy: policy)
-    }
 
     /// The limits of one run: `cpu` CPU seconds (nil: the checker's own limits unchanged) and a
     /// wall-clock backstop of 3 x cpu + 1 s, or `limits.wallSeconds` when that is longer, only
@@ -161,7 +159,7 @@ public struct CodeChecker: Sendable {
     private func runHarness(_ job: JSONObject, expected: [JSON]?, cpu: Double?) throws -> CodeCheckResult {
         let secret = randomSecret()
         let runLimits = limits(cpu: cpu)
-        let outcome = try runSandboxed(harnessSource, files: [:], stdin: Array(JSON.object(job).serialized().utf8),
+        let outcome = try runPython(harnessSource, files: [:], stdin: Array(JSON.object(job).serialized().utf8),
                                        secret: Array(secret.utf8), limits: runLimits)
         if let early = limitVerdict(outcome, runLimits) { return early }
         var proven: JSONObject?
@@ -198,7 +196,7 @@ public struct CodeChecker: Sendable {
             // Each input is its own run, limited to what is left of the program's total budget.
             let cpu = time.remaining(after: used)
             let runLimits = limits(cpu: cpu)
-            let outcome = try runSandboxed(scriptRunner, files: ["main.py": program], stdin: Array(input.utf8),
+            let outcome = try runPython(scriptRunner, files: ["main.py": program], stdin: Array(input.utf8),
                                            limits: runLimits)
             used += outcome.cpuSeconds
             if let early = limitVerdict(outcome, runLimits) {
@@ -252,7 +250,7 @@ public struct CodeChecker: Sendable {
         // shortened output must not be what the checker accepts.
         if actual.contains(0) { return result(.wrongAnswer, JSONObject([("detail", "output contains a NUL byte")])) }
         let runLimits = limits(cpu: cpu)
-        let outcome = try runSandboxed(checkerRunner,
+        let outcome = try runPython(checkerRunner,
                                        files: ["checker.py": source, "input.txt": input, "expected.txt": expected,
                                                "actual.txt": String(decoding: actual, as: UTF8.self)],
                                        stdin: [], limits: runLimits)

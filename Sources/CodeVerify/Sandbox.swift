@@ -48,6 +48,9 @@ public struct SandboxPolicy: Sendable {
         "\(firstID)-\(firstID + idCount - 1) (ids no account uses), so one program's fork bomb cannot use up " +
         "the process limit of another"
 
+    /// The uid and gid of the next program, in turn from the block (cold and warm runs share it).
+    static func nextID() -> UInt32 { firstID + UInt32(nextRun.next() % Int(idCount)) }
+
     public static let current: SandboxPolicy = {
         SandboxPolicy(isolation: sandbox_probe(), dropPrivileges: geteuid() == 0)
     }()
@@ -94,7 +97,7 @@ public enum Sandbox {
         guard let dirPointer = mkdtemp(&template) else { throw DataError("sandbox: cannot create a temporary directory") }
         let directory = String(cString: dirPointer)
         defer { removeTree(directory) }
-        let id = SandboxPolicy.firstID + UInt32(nextRun.next() % Int(SandboxPolicy.idCount))
+        let id = SandboxPolicy.nextID()
         for (name, content) in files {
             let path = directory + "/" + name
             guard let file = fopen(path, "w") else { throw DataError("sandbox: cannot write \(path)") }
@@ -146,8 +149,61 @@ public enum Sandbox {
         for end in childEnds { close(end) }
         pipes[0].read = -1; pipes[1].write = -1; pipes[2].write = -1; pipes[3].read = -1; pipes[4].write = -1
 
+        // With a PID namespace, SIGTERM asks the waiter to kill the namespace and reap it
+        // (leaving no zombie behind); the group SIGKILL follows if it has not gone in 20 seconds (a stuck waiter).
+        var terminateSent = false
+        var backstop = Double.infinity
+        // Asked again (every turn of the loop past the deadline), it waits for the backstop:
+        // a SIGKILL to the waiter would end it before it has seen the namespace die.
+        func kill() {
+            if policy.hasPIDNamespace {
+                if !terminateSent {
+                    terminateSent = true
+                    _ = Glibc.kill(pid, SIGTERM)
+                    backstop = monotonic() + 20
+                }
+            } else {
+                _ = Glibc.kill(-pid, SIGKILL)
+            }
+        }
+        // The waiter's rusage counts the program: with a PID namespace the waiter reaps it.
+        var usage = rusage()
+        let process = Supervisee(
+            exited: {
+                if monotonic() >= backstop { _ = Glibc.kill(-pid, SIGKILL); backstop = .infinity }
+                var child: Int32 = 0
+                guard wait4(pid, &child, WNOHANG, &usage) == pid else { return nil }
+                // Anything the program left behind in its group goes now (with a PID
+                // namespace nothing is left).
+                _ = Glibc.kill(-pid, SIGKILL)
+                return child
+            },
+            stop: kill,
+            finish: {
+                kill()
+                var status: Int32 = 0
+                let giveUp = monotonic() + 20
+                while wait4(pid, &status, WNOHANG, &usage) == 0 {
+                    if monotonic() > giveUp {
+                        _ = Glibc.kill(-pid, SIGKILL)
+                        while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+                        break
+                    }
+                    usleep(2000)
+                }
+                return status
+            },
+            cpuSeconds: { seconds(usage.ru_utime) + seconds(usage.ru_stime) })
+        return supervise(pipes, stdin: stdin, secret: secret, limits: limits, started: started, process)
+    }
+
+    /// Feeds stdin and the secret, collects stdout, stderr and the report channel under the
+    /// output cap, and enforces the wall-clock deadline, until the program has exited and its
+    /// output is drained. `pipes` are the five pipes of `run`, the child's ends already closed.
+    static func supervise(_ pipes: [Pipe], stdin: [UInt8], secret: [UInt8], limits: SandboxLimits, started: Double,
+                          _ process: Supervisee) -> SandboxOutcome {
         // The secret fits in the pipe buffer; write it and close so the reader sees its end.
-        if !secret.isEmpty { _ = secret.withUnsafeBytes { write(pipes[3].write, $0.baseAddress, $0.count) } }
+        if !secret.isEmpty { _ = secret.withUnsafeBytes { sandbox_write(pipes[3].write, $0.baseAddress, $0.count) } }
         pipes[3].closeWrite()
 
         var outcome = SandboxOutcome()
@@ -162,20 +218,6 @@ public enum Sandbox {
         var usage = rusage()
         var drainDeadline = Double.infinity
 
-        // With a PID namespace, SIGTERM asks the waiter to kill the namespace and reap it
-        // (leaving no zombie behind); the group SIGKILL follows if it has not gone in 20 seconds (a stuck waiter).
-        var terminateSent = false
-        var backstop = Double.infinity
-        func kill() {
-            if policy.hasPIDNamespace && !terminateSent {
-                terminateSent = true
-                _ = Glibc.kill(pid, SIGTERM)
-                backstop = monotonic() + 20
-            } else {
-                _ = Glibc.kill(-pid, SIGKILL)
-            }
-        }
-
         loop: while true {
             var polls: [pollfd] = []
             if pipes[0].write >= 0 && !pendingInput.isEmpty { polls.append(pollfd(fd: pipes[0].write, events: Int16(POLLOUT), revents: 0)) }
@@ -183,12 +225,15 @@ public enum Sandbox {
                 polls.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0))
             }
             if polls.isEmpty && exited { break }
+            // The status descriptor alone does not keep the loop waiting once output is done.
+            if !exited && process.statusFD >= 0 {
+                polls.append(pollfd(fd: process.statusFD, events: Int16(POLLIN), revents: 0))
+            }
             let now = monotonic()
-            if !exited && now >= backstop { _ = Glibc.kill(-pid, SIGKILL); backstop = .infinity }
             if now >= drainDeadline { break }
             if !exited && now >= deadline {
                 outcome.timedOut = true
-                kill()
+                process.stop()
                 drainDeadline = now + 1
             }
             let wait = Int32(max(1, min(50, ((exited ? drainDeadline : deadline) - now) * 1000)))
@@ -198,9 +243,11 @@ public enum Sandbox {
             } else {
                 _ = poll(&polls, nfds_t(polls.count), wait)
             }
-            for entry in polls where entry.revents != 0 {
+            for entry in polls where entry.revents != 0 && entry.fd != process.statusFD {
                 if entry.fd == pipes[0].write {
-                    let n = pendingInput.withUnsafeBytes { write(entry.fd, $0.baseAddress, min($0.count, 1 << 16)) }
+                    let n = pendingInput.withUnsafeBytes {
+                        sandbox_write(entry.fd, $0.baseAddress, min($0.count, 1 << 16))
+                    }
                     if n > 0 { pendingInput = pendingInput.dropFirst(n) }
                     if n < 0 && errno != EAGAIN && errno != EINTR { pendingInput = [][...] }
                     if pendingInput.isEmpty { pipes[0].closeWrite() }
@@ -215,7 +262,7 @@ public enum Sandbox {
                     else if outcome.channel.count < 1 << 20 { outcome.channel += chunk }
                     if outcome.stdout.count + outcome.stderr.count > limits.outputBytes && !outcome.outputExceeded {
                         outcome.outputExceeded = true
-                        kill()
+                        process.stop()
                         drainDeadline = monotonic() + 1
                     }
                 } else if n == 0 || (errno != EAGAIN && errno != EINTR) {
@@ -224,33 +271,17 @@ public enum Sandbox {
                     else { pipes[4].closeRead() }
                 }
             }
-            if !exited {
-                var child: Int32 = 0
-                if wait4(pid, &child, WNOHANG, &usage) == pid {
-                    exited = true
-                    status = child
-                    // Anything the program left behind in its group goes now (with a PID
-                    // namespace nothing is left); output already written is drained briefly.
-                    _ = Glibc.kill(-pid, SIGKILL)
-                    drainDeadline = min(drainDeadline, monotonic() + 0.5)
-                }
+            if !exited, let child = process.exited() {
+                exited = true
+                status = child
+                // Output already written is drained briefly.
+                drainDeadline = min(drainDeadline, monotonic() + 0.5)
             }
             if outcome.outputExceeded && exited { break loop }
         }
-        if !exited {
-            kill()
-            let giveUp = monotonic() + 20
-            while wait4(pid, &status, WNOHANG, &usage) == 0 {
-                if monotonic() > giveUp {
-                    _ = Glibc.kill(-pid, SIGKILL)
-                    while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
-                    break
-                }
-                usleep(2000)
-            }
-        }
+        if !exited { status = process.finish() }
         outcome.wallSeconds = monotonic() - started
-        outcome.cpuSeconds = seconds(usage.ru_utime) + seconds(usage.ru_stime)
+        outcome.cpuSeconds = process.cpuSeconds()
         if status & 0x7F == 0 {
             outcome.exitStatus = (status >> 8) & 0xFF
         } else {
@@ -277,8 +308,22 @@ private final class RunCounter: @unchecked Sendable {
 
 private let nextRun = RunCounter()
 
+/// A started program as `Sandbox.supervise` sees it: cold and warm runs differ only here.
+struct Supervisee {
+    /// The wait status once the program has exited (and nothing it started is left); nil while it runs.
+    var exited: () -> Int32?
+    /// Stops the program and everything it started (deadline, output flood); may be called again.
+    var stop: () -> Void
+    /// Readable when `exited` may have news (-1: none; `exited` is then asked after every wake-up).
+    var statusFD: Int32 = -1
+    /// For a program that has not exited when output is done: stops it and returns its wait status.
+    var finish: () -> Int32
+    /// CPU seconds (user + system) the program and what it waited for used, once it has exited.
+    var cpuSeconds: () -> Double
+}
+
 /// A pipe whose ends are closed once, whichever path closes them.
-private final class Pipe {
+final class Pipe {
     var read: Int32
     var write: Int32
 
@@ -296,21 +341,21 @@ private final class Pipe {
 
 private func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) * 1e-6 }
 
-private func monotonic() -> Double {
+func monotonic() -> Double {
     var time = timespec()
     clock_gettime(CLOCK_MONOTONIC, &time)
     return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
 }
 
 /// A NULL-terminated C string array for the duration of `body`.
-private func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
+func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
     let pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) } + [nil]
     defer { pointers.forEach { free($0) } }
     return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
 }
 
 /// Removes a directory tree the program may have filled (as another user, with odd modes).
-private func removeTree(_ path: String) {
+func removeTree(_ path: String) {
     guard let directory = opendir(path) else { unlink(path); return }
     while let entry = readdir(directory) {
         let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }

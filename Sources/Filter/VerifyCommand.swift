@@ -25,7 +25,9 @@ struct VerifyCommand: ParsableCommand {
             tests.call, or tests.stdio) in a sandbox: one Python process per program in a fresh \
             temporary directory, its own process group, PID, network and mount namespaces, \
             limits on CPU, memory, file size, open files and processes, a wall-clock timeout, \
-            and \(SandboxPolicy.identityDescription). Verdicts: correct, wrong_answer, \
+            and \(SandboxPolicy.identityDescription). With --sandbox warm (the default) each \
+            program is forked from a sandboxed interpreter per worker that has the harness \
+            loaded, with the same isolation per program. Verdicts: correct, wrong_answer, \
             runtime_error, compile_error, timeout, memory_limit, output_limit, with the failing \
             test and a stderr tail in "details". What isolation was available is printed.
 
@@ -82,6 +84,19 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: "Address-space limit per program in MB (code).") var memory: Int = 1024
     @Option(help: "Python interpreter for code (default: /usr/bin/python3, else python3 on PATH).")
     var python: String?
+    @Option(help: ArgumentHelp(
+        "Code sandbox: warm (default) or cold.",
+        discussion: """
+            warm: per worker, one sandboxed Python process with the harness imported forks a \
+            child per program; every child is PID 1 of its own PID namespace (all it starts \
+            dies with it), with its own mount and IPC namespaces (an empty private /tmp holding \
+            its working directory), uid, session, rlimits, output cap and wall-clock timeout. \
+            The interpreter is replaced after \(SandboxMode.programsPerZygote) programs and after \
+            any timeout, output flood or crash. Where warm is not possible (not root, no \
+            namespaces) programs run cold and the summary says so. cold: a fresh Python \
+            process per program.
+            """))
+    var sandbox: SandboxMode = .warm
     @Option(help: "Worker threads for checking.") var jobs: Int = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
 
     func validate() throws {
@@ -112,7 +127,7 @@ struct VerifyCommand: ParsableCommand {
             limits.memoryBytes = memory << 20
             limits.cpuSeconds = cpuTime
             let interpreter = python ?? CodeChecker.defaultPython()
-            let verifier = Verifier(code: interpreter.map { CodeChecker(python: $0, limits: limits) })
+            let verifier = Verifier(code: interpreter.map { CodeChecker(python: $0, limits: limits, sandbox: sandbox) })
             var summary = VerifySummary()
             let progress = ProgressLine(compare ? "re-scoring" : "verifying")
             if compare {
@@ -136,7 +151,8 @@ struct VerifyCommand: ParsableCommand {
             summary.lines().forEach(printError)
             if summary.verdicts.keys.contains(where: { !["correct", "wrong_answer", "no_answer"].contains($0) })
                 || summary.sawCode {
-                printError(SandboxPolicy.current.summary)
+                printError(SandboxPolicy.current.summary + ", " + sandbox.summary)
+                if let note = verifier.code?.sandboxNote { printError(note) }
             }
         }
     }
@@ -221,3 +237,4 @@ struct VerifyCommand: ParsableCommand {
 }
 
 extension Dedup: ExpressibleByArgument {}
+extension SandboxMode: ExpressibleByArgument {}

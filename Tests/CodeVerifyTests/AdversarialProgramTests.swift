@@ -4,13 +4,14 @@ import Testing
 @testable import Formats
 
 /// Hostile programs: each must fail cleanly with the right verdict inside its time bound, leave
-/// no process and no file behind, and reach nothing on the network.
+/// no process and no file behind, and reach nothing on the network; in the warm sandbox and
+/// the cold one.
 @Suite(.serialized) struct AdversarialProgramTests {
     let marker = "rstm\(UInt32.random(in: 0..<1_000_000))"
 
     /// Runs a program with a 2-second wall clock and checks that it finished within 6 seconds
     /// and that its working directory is gone.
-    func verdict(_ program: String, tests: String? = nil, wallSeconds: Double = 2) throws -> CodeVerdict {
+    func verdict(_ mode: SandboxMode, _ program: String, tests: String? = nil, wallSeconds: Double = 2) throws -> CodeVerdict {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("\(marker)-sandboxes").path
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: root) }
@@ -20,7 +21,9 @@ import Testing
         limits.temporaryRoot = root
         let started = Date()
         let record = tests.map { functionTask(program, tests: $0) } ?? functionTask(program)
-        let result = try CodeChecker(python: CodeChecker.defaultPython()!, limits: limits).check(record)
+        let check = CodeChecker(python: CodeChecker.defaultPython()!, limits: limits, sandbox: mode)
+        let result = try check.check(record)
+        #expect(check.sandboxNote == nil, "\(check.sandboxNote ?? "")")
         #expect(Date().timeIntervalSince(started) < 6, "took \(Date().timeIntervalSince(started)) s")
         #expect(try FileManager.default.contentsOfDirectory(atPath: root).isEmpty)
         return result.verdict
@@ -41,25 +44,25 @@ import Testing
     /// Sets the process name so its descendants can be found by `strays()`.
     var named: String { "open('/proc/self/comm', 'w').write('\(marker)')\n" }
 
-    @Test func infiniteLoop() throws {
-        #expect(try verdict("def f(x):\n    while True:\n        pass\n") == .timeout)
+    @Test(arguments: SandboxMode.allCases) func infiniteLoop(_ mode: SandboxMode) throws {
+        #expect(try verdict(mode, "def f(x):\n    while True:\n        pass\n") == .timeout)
     }
 
-    @Test func sleep() throws {
-        #expect(try verdict("import time\ndef f(x):\n    time.sleep(100)\n") == .timeout)
+    @Test(arguments: SandboxMode.allCases) func sleep(_ mode: SandboxMode) throws {
+        #expect(try verdict(mode, "import time\ndef f(x):\n    time.sleep(100)\n") == .timeout)
     }
 
-    @Test func ignoringSIGTERM() throws {
-        #expect(try verdict("import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\ndef f(x):\n    while True:\n        pass\n") == .timeout)
+    @Test(arguments: SandboxMode.allCases) func ignoringSIGTERM(_ mode: SandboxMode) throws {
+        #expect(try verdict(mode, "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\ndef f(x):\n    while True:\n        pass\n") == .timeout)
     }
 
-    @Test func forkBomb() throws {
-        let v = try verdict(named + "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n")
+    @Test(arguments: SandboxMode.allCases) func forkBomb(_ mode: SandboxMode) throws {
+        let v = try verdict(mode, named + "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n")
         #expect(v == .timeout || v == .runtimeError)
         #expect(strays().isEmpty, "\(strays())")
     }
 
-    @Test func childThatOutlivesTheProgram() throws {
+    @Test(arguments: SandboxMode.allCases) func childThatOutlivesTheProgram(_ mode: SandboxMode) throws {
         let program = named + """
             import os, time
             if os.fork() == 0:
@@ -70,24 +73,24 @@ import Testing
             def f(x):
                 return x * x
             """
-        _ = try verdict(program)
+        _ = try verdict(mode, program)
         usleep(200_000)
         #expect(strays().isEmpty, "\(strays())")
     }
 
     /// Zero-filling 512 MB takes more than 2 s on a loaded machine (CI): the time limit here is
     /// generous so the verdict is about memory, never a timeout.
-    @Test func memoryBomb() throws {
-        #expect(try verdict("blocks = []\nwhile True:\n    blocks.append(bytearray(50_000_000))\n", wallSeconds: 20) == .memoryLimit)
-        #expect(try verdict("def f(x):\n    return len(bytearray(10 ** 10))\n", wallSeconds: 20) == .memoryLimit)
+    @Test(arguments: SandboxMode.allCases) func memoryBomb(_ mode: SandboxMode) throws {
+        #expect(try verdict(mode, "blocks = []\nwhile True:\n    blocks.append(bytearray(50_000_000))\n", wallSeconds: 20) == .memoryLimit)
+        #expect(try verdict(mode, "def f(x):\n    return len(bytearray(10 ** 10))\n", wallSeconds: 20) == .memoryLimit)
     }
 
-    @Test func hundredMegabytesOfOutput() throws {
-        #expect(try verdict("import sys\nsys.stdout.write('x' * 100_000_000)\n") == .outputLimit)
-        #expect(try verdict("import sys\nwhile True:\n    sys.stderr.write('y' * 65536)\n") == .outputLimit)
+    @Test(arguments: SandboxMode.allCases) func hundredMegabytesOfOutput(_ mode: SandboxMode) throws {
+        #expect(try verdict(mode, "import sys\nsys.stdout.write('x' * 100_000_000)\n") == .outputLimit)
+        #expect(try verdict(mode, "import sys\nwhile True:\n    sys.stderr.write('y' * 65536)\n") == .outputLimit)
     }
 
-    @Test func writingOutsideItsDirectory() throws {
+    @Test(arguments: SandboxMode.allCases) func writingOutsideItsDirectory(_ mode: SandboxMode) throws {
         let outside = FileManager.default.temporaryDirectory.appendingPathComponent("\(marker)-outside").path
         let home = FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent("\(marker)-home").path
         let program = """
@@ -99,13 +102,13 @@ import Testing
             def f(x):
                 return x * x
             """
-        _ = try verdict(program)
+        _ = try verdict(mode, program)
         for path in [outside, home, "/\(marker)", "/var/tmp/\(marker)"] {
             #expect(!FileManager.default.fileExists(atPath: path), "\(path) was written")
         }
     }
 
-    @Test func deletingTheUsersFiles() throws {
+    @Test(arguments: SandboxMode.allCases) func deletingTheUsersFiles(_ mode: SandboxMode) throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("\(marker)-precious")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -121,11 +124,11 @@ import Testing
             def f(x):
                 return x * x
             """
-        _ = try verdict(program)
+        _ = try verdict(mode, program)
         #expect(try String(contentsOf: precious, encoding: .utf8) == "keep me")
     }
 
-    @Test func socketToALoopbackServer() throws {
+    @Test(arguments: SandboxMode.allCases) func socketToALoopbackServer(_ mode: SandboxMode) throws {
         let server = try LoopbackServer()
         defer { server.close() }
         let program = """
@@ -138,17 +141,17 @@ import Testing
             def f(x):
                 return x * x
             """
-        _ = try verdict(program)
+        _ = try verdict(mode, program)
         #expect(server.acceptedConnections() == 0)
     }
 
-    @Test func exitingBeforeTheTests() throws {
-        #expect(try verdict("import sys\nsys.exit(0)\ndef f(x):\n    return x * x\n") == .runtimeError)
-        #expect(try verdict("import os\nos._exit(0)\ndef f(x):\n    return x * x\n") == .runtimeError)
-        #expect(try verdict("import os\ndef f(x):\n    os._exit(0)\n") == .runtimeError)
+    @Test(arguments: SandboxMode.allCases) func exitingBeforeTheTests(_ mode: SandboxMode) throws {
+        #expect(try verdict(mode, "import sys\nsys.exit(0)\ndef f(x):\n    return x * x\n") == .runtimeError)
+        #expect(try verdict(mode, "import os\nos._exit(0)\ndef f(x):\n    return x * x\n") == .runtimeError)
+        #expect(try verdict(mode, "import os\ndef f(x):\n    os._exit(0)\n") == .runtimeError)
     }
 
-    @Test func printingFakeSuccess() throws {
+    @Test(arguments: SandboxMode.allCases) func printingFakeSuccess(_ mode: SandboxMode) throws {
         let program = """
             import os, sys, json
             print('correct'); print('All tests passed'); print(json.dumps({'status': 'correct'}))
@@ -156,10 +159,10 @@ import Testing
             def f(x):
                 return 0
             """
-        #expect(try verdict(program) == .wrongAnswer)
+        #expect(try verdict(mode, program) == .wrongAnswer)
     }
 
-    @Test func objectEqualToEverything() throws {
+    @Test(arguments: SandboxMode.allCases) func objectEqualToEverything(_ mode: SandboxMode) throws {
         let program = """
             class Anything(int):
                 def __eq__(self, other): return True
@@ -171,21 +174,21 @@ import Testing
             def f(x):
                 return Anything(0) if x == 2 else Liar()
             """
-        #expect(try verdict(program) == .wrongAnswer)
+        #expect(try verdict(mode, program) == .wrongAnswer)
     }
 
-    @Test func patchingBuiltins() throws {
+    @Test(arguments: SandboxMode.allCases) func patchingBuiltins(_ mode: SandboxMode) throws {
         let tests = "def check(candidate):\n    assert abs(candidate(2) - 4) < 1e-9\n    assert len([candidate(3)]) == 1 and candidate(3) == 9\n"
-        #expect(try verdict("import builtins\nbuiltins.abs = lambda v: 0\ndef f(x):\n    return 0\n", tests: tests) == .wrongAnswer)
-        #expect(try verdict("def abs(v):\n    return 0\ndef f(x):\n    return 0\n", tests: tests) == .wrongAnswer)
-        #expect(try verdict("import builtins\nbuiltins.AssertionError = Exception\nbuiltins.isinstance = lambda a, b: True\ndef f(x):\n    return 0\n") == .wrongAnswer)
+        #expect(try verdict(mode, "import builtins\nbuiltins.abs = lambda v: 0\ndef f(x):\n    return 0\n", tests: tests) == .wrongAnswer)
+        #expect(try verdict(mode, "def abs(v):\n    return 0\ndef f(x):\n    return 0\n", tests: tests) == .wrongAnswer)
+        #expect(try verdict(mode, "import builtins\nbuiltins.AssertionError = Exception\nbuiltins.isinstance = lambda a, b: True\ndef f(x):\n    return 0\n") == .wrongAnswer)
     }
 
-    @Test func stdioProgramCannotSeeExpectedOutput() throws {
+    @Test(arguments: SandboxMode.allCases) func stdioProgramCannotSeeExpectedOutput(_ mode: SandboxMode) throws {
         let tests: JSON = ["stdio": [["input": "5\n", "output": .string("\(marker)\n")]]]
         let program = "import os\nfor root, dirs, files in os.walk('/tmp'):\n    print(root, files)\n"
         let record = Record(["id": "s", "task": "code", "completion": .string(program), "tests": tests])
-        #expect(try checker(timeout: 2).check(record).verdict == .wrongAnswer)
+        #expect(try checker(timeout: 2, sandbox: mode).check(record).verdict == .wrongAnswer)
     }
 }
 

@@ -5,11 +5,11 @@ import Datasets
 @testable import Formats
 import TestSupport
 
-func checker(timeout: Double = 10) -> CodeChecker {
+func checker(timeout: Double = 10, sandbox: SandboxMode = .warm) -> CodeChecker {
     var limits = SandboxLimits()
     limits.wallSeconds = timeout
     limits.memoryBytes = 512 << 20
-    return CodeChecker(python: CodeChecker.defaultPython()!, limits: limits)
+    return CodeChecker(python: CodeChecker.defaultPython()!, limits: limits, sandbox: sandbox)
 }
 
 /// A HumanEval-shaped record: the program must define f with f(2) == 4.

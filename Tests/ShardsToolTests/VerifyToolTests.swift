@@ -134,6 +134,12 @@ import Testing
         #expect(readme.contains("an unprivileged uid and gid of its own, one per program, taken in turn from 1000000-1009999"))
         #expect(!readme.contains("nobody"))
     }
+
+    @Test func helpDocumentsTheSandboxChoice() throws {
+        let text = words(try runTool("verify", ["--help"]).stdout)
+        #expect(text.contains("--sandbox <sandbox> Code sandbox: warm (default) or cold."), "\(text)")
+        #expect(text.contains("cold: a fresh Python process per program."))
+    }
 }
 
 /// `verify` on HumanEval through the command line: canonical solutions all pass, empty bodies
@@ -150,13 +156,26 @@ import Testing
         #expect(imported.status == 0)
         let jq = #". + {completion: .solution, sample: 0}, . + {completion: "    pass\n", sample: 1}"#
         #expect(try runTool("/bin/sh", ["-c", "zstdcat '\(problems)' | jq -c '\(jq)' > '\(samples)'"]).status == 0)
-        let result = try runTool("verify", [samples, "--jobs", "2", "--timeout", "10", "-o", dir.path("v.jsonl.zst")])
-        #expect(result.status == 0)
-        #expect(result.stderr.contains("verified \(2 * n) samples: correct \(n),"), "\(result.stderr)")
-        #expect(result.stderr.contains("problems solved \(n)/\(n)"))
-        #expect(result.stderr.contains("sandbox: "))
-        let kept = try runTool("/bin/sh", ["-c", "zstdcat '\(dir.path("v.jsonl.zst"))' | jq -c 'select(.reward == 1) | .sample' | sort -u"])
-        #expect(kept.stdout == "0\n")
+        // Warm (the default) and cold give the same verdicts, record for record.
+        var verdicts: [String] = []
+        let modes = [("warm", "each program forked from a warm interpreter"), ("cold", "a fresh interpreter per program")]
+        for (mode, summary) in modes {
+            let output = dir.path("v-\(mode).jsonl.zst")
+            let result = try runTool("verify", [samples, "--jobs", "2", "--timeout", "10", "--sandbox", mode,
+                                                "-o", output])
+            #expect(result.status == 0)
+            #expect(result.stderr.contains("verified \(2 * n) samples: correct \(n),"), "\(result.stderr)")
+            #expect(result.stderr.contains("problems solved \(n)/\(n)"))
+            #expect(result.stderr.contains("sandbox: ") && result.stderr.contains(summary), "\(result.stderr)")
+            #expect(!result.stderr.contains("run cold"), "\(result.stderr)")
+            let kept = try runTool("/bin/sh",
+                                   ["-c", "zstdcat '\(output)' | jq -c 'select(.reward == 1) | .sample' | sort -u"])
+            #expect(kept.stdout == "0\n")
+            let verdict = try runTool("/bin/sh", ["-c", "zstdcat '\(output)' | jq -c '[.id, .sample, .verdict]'"])
+            verdicts.append(verdict.stdout)
+        }
+        #expect(verdicts[0] == verdicts[1])
+        #expect(verdicts[0].split(separator: "\n").count == 2 * n)
     }
 }
 

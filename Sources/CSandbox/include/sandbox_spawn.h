@@ -24,6 +24,8 @@ struct sandbox_spec {
     long file_bytes;           // RLIMIT_FSIZE
     long open_files;           // RLIMIT_NOFILE
     long processes;            // RLIMIT_NPROC
+    int survive_parent_thread; // 1: no parent-death signal. A warm zygote is started by one thread and
+                               // used by others; it ends when its control socket closes instead.
 };
 
 /// With SANDBOX_PID the returned process is a waiter outside the namespace: SIGTERM to it
@@ -36,6 +38,17 @@ pid_t sandbox_spawn(const struct sandbox_spec *spec, const char **stage);
 
 /// pipe2 with O_CLOEXEC (not exported by Swift's Glibc module).
 int sandbox_pipe(int fds[2]);
+
+/// Writes all `length` bytes of `data` to the stream socket `socket`, the first chunk carrying
+/// `count` descriptors (SCM_RIGHTS), for the warm sandbox's zygote. Returns 0, or -1 with errno.
+int sandbox_send(int socket, const void *data, size_t length, const int *fds, int count);
+
+/// write(2) that never raises SIGPIPE (a program may exit without reading its stdin): a closed
+/// reader is -1 with errno EPIPE.
+ssize_t sandbox_write(int fd, const void *data, size_t length);
+
+/// socketpair(AF_UNIX, SOCK_STREAM) with close-on-exec ends.
+int sandbox_socketpair(int fds[2]);
 
 /// Which SANDBOX_* flags this process can use (tries them in a short-lived child).
 int sandbox_probe(void);
