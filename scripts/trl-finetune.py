@@ -45,6 +45,8 @@ def parse_args():
     p.add_argument("--snapshots")
     p.add_argument("--resume", action="store_true", help="accepted for finetune's sake: training restarts")
     p.add_argument("--eval-only", action="store_true")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"],
+                   help="fp32 as finetune (default), or bf16 mixed precision on GPUs that have it")
     args = p.parse_args()
     if not args.eval_only and (args.out is None or args.steps is None):
         p.error("give --out and --steps")
@@ -136,6 +138,8 @@ def main():
         weight_decay=args.weight_decay, adam_beta1=args.beta1, adam_beta2=args.beta2, adam_epsilon=args.eps,
         max_grad_norm=args.grad_clip if args.grad_clip > 0 else 0.0, completion_only_loss=True,
         packing=False, logging_steps=1, save_strategy="no", report_to=[],
+        # TRL's default is bf16; the CPU has none, and fp32 is what finetune computes in.
+        bf16=args.precision == "bf16", fp16=False, use_cpu=not torch.cuda.is_available(),
         dataloader_drop_last=False, eos_token=eos, pad_token=eos, disable_tqdm=True)
 
     snapshots = args.snapshots or (out + ".snapshots")
