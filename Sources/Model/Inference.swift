@@ -46,6 +46,10 @@ extension Transformer {
     /// Rows of one cache must be consecutive (a prompt) and attend causally; rows of different
     /// caches are independent sequences decoded together, so every projection is one matrix
     /// product over all rows. Returns logits [rows listed in `logitRows`, vocab].
+    ///
+    /// A row's result does not depend on the other rows, the thread count or the CPU: the
+    /// products run on `FixedOrder.linear`, and attention, norms and softmax are per-row loops in
+    /// a fixed order (Swift never fuses a multiply and an add on its own).
     public func forward(tokens: [Int], caches: [KVCache], logitRows: [Int]) -> [Float] {
         let n = tokens.count, d = config.hiddenSize
         let hd = config.headDim, qOut = config.heads * hd, kvOut = config.kvHeads * hd
@@ -67,7 +71,7 @@ extension Transformer {
             var scores = [Float](repeating: 0, count: (positions.max() ?? 0) + 1)
             let scale = 1 / Float(hd).squareRoot()
             for (l, block) in blocks.enumerated() {
-                _ = blockForward(&x, block, n: n, positions: positions, parameters: p) { q, k, v in
+                _ = blockForward(&x, block, n: n, positions: positions, parameters: p, fixedOrder: true) { q, k, v in
                     // Append each row's keys and values to its cache, then attend over the cache
                     // up to and including the row's own position.
                     for r in 0..<n {
@@ -110,7 +114,7 @@ extension Transformer {
             normForward(&normed, mean: &mean, rstd: &rstd, x: x, weight: finalNormW, bias: finalNormB, n: n, parameters: p)
             var selected = [Float](repeating: 0, count: logitRows.count * d)
             for (i, r) in logitRows.enumerated() { for j in 0..<d { selected[i * d + j] = normed[r * d + j] } }
-            Kernels.linearForward(y_NO: &logits, x_NI: selected, w_OI: p + head, b_O: nil, n: logitRows.count, i: d, o: config.vocabSize)
+            FixedOrder.linear(y_NO: &logits, x_NI: selected, w_OI: p + head, b_O: nil, n: logitRows.count, i: d, o: config.vocabSize)
         }
         for cache in caches { cache.length = next[ObjectIdentifier(cache)]! }
         return logits
