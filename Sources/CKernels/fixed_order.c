@@ -49,14 +49,14 @@ INLINE float reduce16(v16 acc) {
 /// accumulator. R and C are constants at every call site, so the loops unroll and the
 /// accumulators live in registers; the R x-vectors and C w-vectors of a chunk are loaded once
 /// and used R x C times.
-INLINE void tile(float *y, const float *x, const float *w, const float *b, ptrdiff_t i, ptrdiff_t o,
+INLINE void tile(float *y, const float *x, const float *w, ptrdiff_t ldw, const float *b, ptrdiff_t i, ptrdiff_t o,
                  ptrdiff_t r0, ptrdiff_t c0, const int R, const int C) {
     v16 acc[MAX_TILE][MAX_TILE];
     for (int r = 0; r < R; r++)
         for (int c = 0; c < C; c++) acc[r][c] = (v16)0;
     const float *xr[MAX_TILE], *wc[MAX_TILE];
     for (int r = 0; r < R; r++) xr[r] = x + (r0 + r) * i;
-    for (int c = 0; c < C; c++) wc[c] = w + (c0 + c) * i;
+    for (int c = 0; c < C; c++) wc[c] = w + (c0 + c) * ldw;
     const ptrdiff_t whole = i / LANES * LANES;
     for (ptrdiff_t k = 0; k < whole; k += LANES) {
         v16 xv[MAX_TILE], wv[MAX_TILE];
@@ -85,8 +85,8 @@ INLINE void tile(float *y, const float *x, const float *w, const float *b, ptrdi
 /// row tile of the block. Blocking never changes an element's reduction order.
 enum { ROW_BLOCK = 64 };
 #define DEFINE_LINEAR(NAME, ATTRIBUTES, R, C)                                                         \
-    ATTRIBUTES static void NAME(float *y, const float *x, const float *w, const float *b, ptrdiff_t n, \
-                                ptrdiff_t i, ptrdiff_t o, ptrdiff_t c_begin, ptrdiff_t c_end) {        \
+    ATTRIBUTES static void NAME(float *y, const float *x, const float *w, ptrdiff_t ldw, const float *b,  \
+                                ptrdiff_t n, ptrdiff_t i, ptrdiff_t o, ptrdiff_t c_begin, ptrdiff_t c_end) { \
         for (ptrdiff_t block = 0; block < n; block += ROW_BLOCK) {                                     \
             const ptrdiff_t block_end = n - block < ROW_BLOCK ? n : block + ROW_BLOCK;                 \
             for (ptrdiff_t c0 = c_begin; c0 < c_end; c0 += C) {                                       \
@@ -94,18 +94,18 @@ enum { ROW_BLOCK = 64 };
                 ptrdiff_t r0 = block;                                                                  \
                 for (; r0 + R <= block_end; r0 += R) {                                                 \
                     switch (cols) {                                                                    \
-                    case 1: tile(y, x, w, b, i, o, r0, c0, R, 1); break;                               \
-                    case 2: tile(y, x, w, b, i, o, r0, c0, R, 2 <= C ? 2 : 1); break;                  \
-                    case 3: tile(y, x, w, b, i, o, r0, c0, R, 3 <= C ? 3 : 1); break;                  \
-                    default: tile(y, x, w, b, i, o, r0, c0, R, C); break;                              \
+                    case 1: tile(y, x, w, ldw, b, i, o, r0, c0, R, 1); break;                               \
+                    case 2: tile(y, x, w, ldw, b, i, o, r0, c0, R, 2 <= C ? 2 : 1); break;                  \
+                    case 3: tile(y, x, w, ldw, b, i, o, r0, c0, R, 3 <= C ? 3 : 1); break;                  \
+                    default: tile(y, x, w, ldw, b, i, o, r0, c0, R, C); break;                              \
                     }                                                                                  \
                 }                                                                                      \
                 for (; r0 < block_end; r0++) {                                                         \
                     switch (cols) {                                                                    \
-                    case 1: tile(y, x, w, b, i, o, r0, c0, 1, 1); break;                               \
-                    case 2: tile(y, x, w, b, i, o, r0, c0, 1, 2 <= C ? 2 : 1); break;                  \
-                    case 3: tile(y, x, w, b, i, o, r0, c0, 1, 3 <= C ? 3 : 1); break;                  \
-                    default: tile(y, x, w, b, i, o, r0, c0, 1, C); break;                              \
+                    case 1: tile(y, x, w, ldw, b, i, o, r0, c0, 1, 1); break;                               \
+                    case 2: tile(y, x, w, ldw, b, i, o, r0, c0, 1, 2 <= C ? 2 : 1); break;                  \
+                    case 3: tile(y, x, w, ldw, b, i, o, r0, c0, 1, 3 <= C ? 3 : 1); break;                  \
+                    default: tile(y, x, w, ldw, b, i, o, r0, c0, 1, C); break;                              \
                     }                                                                                  \
                 }                                                                                      \
             }                                                                                          \
@@ -154,10 +154,51 @@ const char *fixed_order_isa(void) {
 
 void fixed_order_linear(float *y, const float *x, const float *w, const float *b,
                         ptrdiff_t n, ptrdiff_t i, ptrdiff_t o, ptrdiff_t c_begin, ptrdiff_t c_end) {
+    fixed_order_linear_strided(y, x, w, i, b, n, i, o, c_begin, c_end);
+}
+
+void fixed_order_linear_strided(float *y, const float *x, const float *w, ptrdiff_t ldw, const float *b,
+                                ptrdiff_t n, ptrdiff_t i, ptrdiff_t o, ptrdiff_t c_begin, ptrdiff_t c_end) {
     pthread_once(&choose_once, choose_isa);
     switch (chosen_isa) {
-    case ISA_AVX512: linear_avx512(y, x, w, b, n, i, o, c_begin, c_end); break;
-    case ISA_AVX2: linear_avx2(y, x, w, b, n, i, o, c_begin, c_end); break;
-    default: linear_generic(y, x, w, b, n, i, o, c_begin, c_end); break;
+    case ISA_AVX512: linear_avx512(y, x, w, ldw, b, n, i, o, c_begin, c_end); break;
+    case ISA_AVX2: linear_avx2(y, x, w, ldw, b, n, i, o, c_begin, c_end); break;
+    default: linear_generic(y, x, w, ldw, b, n, i, o, c_begin, c_end); break;
+    }
+}
+
+/// out[j] = sum over t of p[t] * v[t * ldv + j], t ascending: one fma per element per t, so
+/// vectorizing over j changes nothing. 16 columns at a time, then the rest one by one.
+INLINE void weighted_sum(float *out, const float *p, const float *v, ptrdiff_t ldv, ptrdiff_t count, ptrdiff_t width) {
+    ptrdiff_t j = 0;
+    for (; j + LANES <= width; j += LANES) {
+        v16 acc = (v16)0;
+        for (ptrdiff_t t = 0; t < count; t++) acc = __builtin_elementwise_fma((v16)p[t], load16(v + t * ldv + j), acc);
+        memcpy(out + j, &acc, sizeof acc);
+    }
+    for (; j < width; j++) {
+        float acc = 0;
+        for (ptrdiff_t t = 0; t < count; t++) acc = __builtin_fmaf(p[t], v[t * ldv + j], acc);
+        out[j] = acc;
+    }
+}
+
+#define DEFINE_WEIGHTED_SUM(NAME, ATTRIBUTES)                                                              \
+    ATTRIBUTES static void NAME(float *out, const float *p, const float *v, ptrdiff_t ldv, ptrdiff_t count, \
+                                ptrdiff_t width) {                                                         \
+        weighted_sum(out, p, v, ldv, count, width);                                                        \
+    }
+
+DEFINE_WEIGHTED_SUM(weighted_sum_avx512, __attribute__((target("avx512f,fma"))))
+DEFINE_WEIGHTED_SUM(weighted_sum_avx2, __attribute__((target("avx2,fma"))))
+DEFINE_WEIGHTED_SUM(weighted_sum_generic, )
+
+void fixed_order_weighted_sum(float *out, const float *p, const float *v, ptrdiff_t ldv, ptrdiff_t count,
+                              ptrdiff_t width) {
+    pthread_once(&choose_once, choose_isa);
+    switch (chosen_isa) {
+    case ISA_AVX512: weighted_sum_avx512(out, p, v, ldv, count, width); break;
+    case ISA_AVX2: weighted_sum_avx2(out, p, v, ldv, count, width); break;
+    default: weighted_sum_generic(out, p, v, ldv, count, width); break;
     }
 }

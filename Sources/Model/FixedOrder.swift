@@ -31,6 +31,19 @@ public enum FixedOrder {
         DispatchQueue.concurrentPerform(iterations: parts) { part in columns.run(part) }
     }
 
+    /// Attention scores of `rows` query heads (consecutive rows of `headDim` in `q_RD`) against
+    /// `count` cached keys `stride` floats apart: scores_RT[r, t] = q[r] · key[t], in the same
+    /// fixed order as `linear`.
+    static func scores(_ scores_RT: Buffer, q_RD: ConstBuffer, keys: ConstBuffer, stride: Int, rows: Int, headDim: Int, count: Int) {
+        fixed_order_linear_strided(scores_RT, q_RD, keys, stride, nil, rows, headDim, count, 0, count)
+    }
+
+    /// out[j] = sum over t < count of weights[t] * values[t * stride + j], each element summed in
+    /// ascending t with fma (attention's weighted sum of the cached values).
+    static func weightedSum(_ out_D: Buffer, weights_T: ConstBuffer, values: ConstBuffer, stride: Int, count: Int, width: Int) {
+        fixed_order_weighted_sum(out_D, weights_T, values, stride, count, width)
+    }
+
     /// One product split by columns: part p computes columns [begin(p), begin(p + 1)).
     private struct ColumnSplit: @unchecked Sendable {
         let y: Buffer, x: ConstBuffer, w: ConstBuffer, b: ConstBuffer?

@@ -15,6 +15,16 @@
 void fixed_order_linear(float *y, const float *x, const float *w, const float *b,
                         ptrdiff_t n, ptrdiff_t i, ptrdiff_t o, ptrdiff_t c_begin, ptrdiff_t c_end);
 
+/// The same with the rows of w `ldw` floats apart (w[c, k] at w[c * ldw + k]): attention
+/// scores, q against the keys of one head inside a KV cache row.
+void fixed_order_linear_strided(float *y, const float *x, const float *w, ptrdiff_t ldw, const float *b,
+                                ptrdiff_t n, ptrdiff_t i, ptrdiff_t o, ptrdiff_t c_begin, ptrdiff_t c_end);
+
+/// out[j] = sum over t < count of p[t] * v[t * ldv + j] for j < width, each element
+/// accumulated with fma in ascending t from 0 (attention's weighted sum of values).
+void fixed_order_weighted_sum(float *out, const float *p, const float *v, ptrdiff_t ldv, ptrdiff_t count,
+                              ptrdiff_t width);
+
 /// The code path `fixed_order_linear` runs: "avx512", "avx2" or "generic". The environment
 /// variable RESTEM_KERNEL_ISA (same values) forces a path, for tests and benchmarks; a path the
 /// CPU lacks falls back to the best one it has.
