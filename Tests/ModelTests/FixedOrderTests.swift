@@ -51,4 +51,34 @@ import Testing
             #expect(alone.map(\.bitPattern) == expected[(last * o)...].map(\.bitPattern))
         }
     }
+
+    /// Attention scores read keys `stride` floats apart (one head inside a KV cache row): the same
+    /// bits as the contiguous product of the same keys copied out.
+    @Test func stridedScoresEqualTheContiguousProduct() {
+        let rows = 3, headDim = 24, count = 37, stride = 96, offset = 48
+        let q = (0..<(rows * headDim)).map { Float(($0 * 7919) % 2003) / 1001 - 1 }
+        let cache = (0..<(count * stride)).map { Float(($0 * 104_729) % 997) / 498 - 1 }
+        let keys = (0..<count).flatMap { t in cache[(t * stride + offset)..<(t * stride + offset + headDim)] }
+        var scores = [Float](repeating: .nan, count: rows * count)
+        cache.withUnsafeBufferPointer { c in
+            FixedOrder.scores(&scores, q_RD: q, keys: c.baseAddress! + offset, stride: stride, rows: rows, headDim: headDim, count: count)
+        }
+        let expected = Self.definition(x: q, w: keys, b: nil, n: rows, i: headDim, o: count)
+        #expect(scores.map(\.bitPattern) == expected.map(\.bitPattern))
+    }
+
+    /// The weighted sum of values is, per element, fma over positions in ascending order, for
+    /// widths with and without a partial 16-lane chunk.
+    @Test(arguments: [24, 64, 7])
+    func weightedSumIsFMAInAscendingPosition(width: Int) {
+        let count = 29, stride = width + 5
+        let weights = (0..<count).map { Float(($0 * 31) % 17) / 17 }
+        let values = (0..<(count * stride)).map { Float(($0 * 7919) % 2003) / 1001 - 1 }
+        var out = [Float](repeating: .nan, count: width)
+        FixedOrder.weightedSum(&out, weights_T: weights, values: values, stride: stride, count: count, width: width)
+        let expected = (0..<width).map { j in
+            (0..<count).reduce(Float(0)) { acc, t in acc.addingProduct(weights[t], values[t * stride + j]) }
+        }
+        #expect(out.map(\.bitPattern) == expected.map(\.bitPattern))
+    }
 }
