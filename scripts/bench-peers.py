@@ -3,7 +3,8 @@
 Reads one JSON object on stdin: {"threads": T, "train": [{name, hidden, layers, heads,
 intermediate, vocab, batch, seq}], "sample": {model: {...}, prompt, new_tokens, sequences: [..]}}
 and prints one JSON object: seconds per training step (forward, backward, AdamW; best of the
-timed steps after a warm-up) and seconds per `generate` call (best of the timed calls).
+timed steps after a warm-up step) and seconds per `generate` call (best of the timed calls,
+after one short warm-up generation).
 """
 import json
 import sys
@@ -52,6 +53,7 @@ def main():
             optimizer.zero_grad(set_to_none=True)
 
         step()  # warm-up
+        print(f"peers: PyTorch warm-up step {spec['name']} done", file=sys.stderr, flush=True)
         result["train"][spec["name"]] = {
             "seconds": best(step, spec["repetitions"]),
             "parameters": sum(p.numel() for p in model.parameters()),
@@ -59,6 +61,8 @@ def main():
     sample = job["sample"]
     model = llama(sample["model"])
     model.eval()
+    with torch.inference_mode():  # warm-up: one short generation
+        model.generate(input_ids=torch.zeros((1, 4), dtype=torch.long), do_sample=True, max_new_tokens=4, pad_token_id=0)
     for sequences in sample["sequences"]:
         prompts = torch.randint(0, sample["model"]["vocab"], (sequences, sample["prompt"]))
 
@@ -69,8 +73,8 @@ def main():
                                      min_new_tokens=sample["new_tokens"], pad_token_id=0)
             assert out.shape == (sequences, sample["prompt"] + sample["new_tokens"]), out.shape
 
-        generate()  # warm-up
         result["sample"][str(sequences)] = best(generate, sample["repetitions"])
+        print(f"peers: HF generate {sequences} sequences: {result['sample'][str(sequences)]:.2f} s", file=sys.stderr, flush=True)
     print(json.dumps(result))
 
 

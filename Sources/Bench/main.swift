@@ -367,7 +367,8 @@ func benchProducts() -> [Row] {
 /// vocab 512, tied) trained at 16 x 256 tokens and sampled (32-token prompts, 128 new tokens,
 /// temperature 1) at 1, 32 and 128 sequences, and a 0.86M llama (128, 4, 4, 344, 512) trained at
 /// 32 x 128; ours beside PyTorch (AdamW) and `generate` of transformers, 2 threads each, run by
-/// `scripts/bench-peers.py` in the venv `make bench-peers` makes (PEERS_PYTHON).
+/// `scripts/bench-peers.py` in the venv `make bench-peers` makes (PEERS_PYTHON). The 25.6M step
+/// and the sampling are timed once each after a warm-up (minutes per figure on 2 cores).
 func benchPeers() throws -> [Row] {
     guard let python = ProcessInfo.processInfo.environment["PEERS_PYTHON"] else {
         throw DataError("bench peers: run it through `make bench-peers` (PEERS_PYTHON names the venv's python)")
@@ -380,9 +381,9 @@ func benchPeers() throws -> [Row] {
     }
     let big = llama(512, 8, 8, 1376), small = llama(128, 4, 4, 344)
     let training: [(name: String, config: ModelConfig, batch: Int, seq: Int, repetitions: Int)] = [
-        ("llama 25.6M", big, 16, 256, 2), ("llama 0.86M", small, 32, 128, 3),
+        ("llama 25.6M", big, 16, 256, 1), ("llama 0.86M", small, 32, 128, 3),
     ]
-    let sequenceCounts = [1, 32, 128], promptTokens = 32, newTokens = 128, sampleRepetitions = 2
+    let sequenceCounts = [1, 32, 128], promptTokens = 32, newTokens = 128, sampleRepetitions = 1
 
     var ourTrain: [Double] = []
     for run in training {
@@ -406,8 +407,8 @@ func benchPeers() throws -> [Row] {
     let sampler = Transformer(config: big)
     sampler.initializeRandomly(seed: 2)
     var ourSample: [Double] = []
+    sampleLikeGenerate(sampler, sequences: 1, promptTokens: 4, newTokens: 4)  // warm-up, as on the other side
     for sequences in sequenceCounts {
-        sampleLikeGenerate(sampler, sequences: sequences, promptTokens: promptTokens, newTokens: newTokens)  // warm-up
         ourSample.append(best(of: sampleRepetitions) {
             sampleLikeGenerate(sampler, sequences: sequences, promptTokens: promptTokens, newTokens: newTokens)
         })
