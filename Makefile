@@ -117,7 +117,7 @@ OUT := $(RUNS)/$(RUN)
 SNAPSHOT_STEPS := $(shell s=$(SNAPSHOT_EVERY); while [ $$s -lt $(STEPS) ]; do echo $$s; s=$$((s + $(SNAPSHOT_EVERY))); done) $(STEPS)
 ITERATION_NUMBERS := $(shell seq 1 $(ITERS))
 
-.PHONY: all deps build test test-integration bench compare-math-verify clean base datasets ablations
+.PHONY: all deps build test test-integration bench bench-peers compare-math-verify clean base datasets ablations
 
 # Installs missing system packages: directly as root, otherwise prints the exact command.
 deps:
@@ -159,6 +159,11 @@ test-integration: deps $(INTEGRATION_VENV)/installed
 bench: deps
 	$(SWIFT_BUILD) --product bench
 	$(BIN)/bench $(SECTIONS)
+
+# Our training step and sampling beside PyTorch (CPU build, AdamW) and transformers' `generate`,
+# same configurations and threads, same run; both installed in .build/peers-venv on first use.
+bench-peers: deps
+	scripts/bench-peers.sh
 
 # Second opinion on the labelled fixtures: every pair where math-verify (PyPI) disagrees with its label.
 BENCH_PYTHON := .build/bench-python

@@ -30,11 +30,13 @@ let package = Package(
         .target(name: "CSandbox"),
         // Async-signal-safe removal of temporary files on SIGINT/SIGTERM.
         .target(name: "CSignalCleanup"),
+        // Inference's matrix products in a fixed reduction order (AVX-512 / AVX2 / baseline bodies).
+        .target(name: "CKernels"),
 
         // Records and shards: JSON, zstd/gzip streams, atomic files, shard selection.
         .target(name: "Formats", dependencies: ["CZstd", "CArchive", "CSignalCleanup"]),
         // The engine: safetensors model directories, tokenizer, transformer, training, sampling.
-        .target(name: "Model", dependencies: ["COpenBLAS", "Formats"]),
+        .target(name: "Model", dependencies: ["COpenBLAS", "CKernels", "Formats"]),
         // Math answers: extraction (boxes, markers) and equivalence (exact rationals on BigInt).
         .target(name: "MathVerify", dependencies: ["Formats", .product(name: "BigInt", package: "BigInt")]),
         // Public datasets into problem records (importers) and the prompt templates of the tools.
@@ -82,7 +84,7 @@ let package = Package(
         .testTarget(name: "DemoTaskTests", dependencies: ["DemoTask", "Formats", "Model"]),
         .testTarget(name: "ScoringTests", dependencies: ["Scoring", "Formats"]),
         .testTarget(name: "CodeVerifyTests", dependencies: ["CodeVerify", "Datasets", "Formats", "TestSupport"]),
-        .testTarget(name: "ShardsToolTests", dependencies: ["Formats"]),
+        .testTarget(name: "ShardsToolTests", dependencies: ["Formats", "Model"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -46,6 +46,10 @@ extension Transformer {
     /// Rows of one cache must be consecutive (a prompt) and attend causally; rows of different
     /// caches are independent sequences decoded together, so every projection is one matrix
     /// product over all rows. Returns logits [rows listed in `logitRows`, vocab].
+    ///
+    /// A row's result does not depend on the other rows, the thread count or the CPU: the
+    /// products run on `FixedOrder.linear`, and attention, norms and softmax are per-row loops in
+    /// a fixed order (Swift never fuses a multiply and an add on its own).
     public func forward(tokens: [Int], caches: [KVCache], logitRows: [Int]) -> [Float] {
         let n = tokens.count, d = config.hiddenSize
         let hd = config.headDim, qOut = config.heads * hd, kvOut = config.kvHeads * hd
@@ -64,10 +68,11 @@ extension Transformer {
         parameters.withUnsafeBufferPointer { pb in
             let p = pb.baseAddress!
             var x = embed(tokens, positions: positions, parameters: p)
-            var scores = [Float](repeating: 0, count: (positions.max() ?? 0) + 1)
+            let longest = (positions.max() ?? 0) + 1
+            var scores = [Float](repeating: 0, count: group * longest), weights = [Float](repeating: 0, count: longest)
             let scale = 1 / Float(hd).squareRoot()
             for (l, block) in blocks.enumerated() {
-                _ = blockForward(&x, block, n: n, positions: positions, parameters: p) { q, k, v in
+                _ = blockForward(&x, block, n: n, positions: positions, parameters: p, fixedOrder: true) { q, k, v in
                     // Append each row's keys and values to its cache, then attend over the cache
                     // up to and including the row's own position.
                     for r in 0..<n {
@@ -77,27 +82,31 @@ extension Transformer {
                             cache.values[l][base + j] = v[r * kvOut + j]
                         }
                     }
+                    // Per row and KV head: the group's query heads (consecutive in q) against the
+                    // cache up to and including the row's own position, softmax, weighted values.
                     var attended = [Float](repeating: 0, count: n * qOut)
-                    for r in 0..<n {
-                        let cache = caches[r], last = positions[r]
-                        cache.keys[l].withUnsafeBufferPointer { keys in
-                            cache.values[l].withUnsafeBufferPointer { values in
-                                for h in 0..<config.heads {
-                                    let kvHead = h / group
-                                    let qh = r * qOut + h * hd
-                                    var maximum = -Float.infinity
-                                    for t in 0...last {
-                                        var dot: Float = 0
-                                        let kt = t * kvOut + kvHead * hd
-                                        for j in 0..<hd { dot += q[qh + j] * keys[kt + j] }
-                                        scores[t] = dot * scale
-                                        maximum = max(maximum, scores[t])
-                                    }
-                                    var sum: Float = 0
-                                    for t in 0...last { scores[t] = Foundation.exp(scores[t] - maximum); sum += scores[t] }
-                                    for t in 0...last {
-                                        let weight = scores[t] / sum, vt = t * kvOut + kvHead * hd
-                                        for j in 0..<hd { attended[qh + j] += weight * values[vt + j] }
+                    q.withUnsafeBufferPointer { qb in
+                        attended.withUnsafeMutableBufferPointer { ab in
+                            for r in 0..<n {
+                                let cache = caches[r], count = positions[r] + 1
+                                cache.keys[l].withUnsafeBufferPointer { keys in
+                                    cache.values[l].withUnsafeBufferPointer { values in
+                                        for kvHead in 0..<config.kvHeads {
+                                            let q0 = r * qOut + kvHead * group * hd
+                                            FixedOrder.scores(&scores, q_RD: qb.baseAddress! + q0, keys: keys.baseAddress! + kvHead * hd,
+                                                              stride: kvOut, rows: group, headDim: hd, count: count)
+                                            for g in 0..<group {
+                                                let row = g * count
+                                                var maximum = -Float.infinity
+                                                for t in 0..<count { scores[row + t] *= scale; maximum = max(maximum, scores[row + t]) }
+                                                var sum: Float = 0
+                                                for t in 0..<count { weights[t] = Foundation.exp(scores[row + t] - maximum); sum += weights[t] }
+                                                for t in 0..<count { weights[t] /= sum }
+                                                FixedOrder.weightedSum(ab.baseAddress! + q0 + g * hd, weights_T: weights,
+                                                                       values: values.baseAddress! + kvHead * hd, stride: kvOut,
+                                                                       count: count, width: hd)
+                                            }
+                                        }
                                     }
                                 }
                             }
@@ -110,7 +119,7 @@ extension Transformer {
             normForward(&normed, mean: &mean, rstd: &rstd, x: x, weight: finalNormW, bias: finalNormB, n: n, parameters: p)
             var selected = [Float](repeating: 0, count: logitRows.count * d)
             for (i, r) in logitRows.enumerated() { for j in 0..<d { selected[i * d + j] = normed[r * d + j] } }
-            Kernels.linearForward(y_NO: &logits, x_NI: selected, w_OI: p + head, b_O: nil, n: logitRows.count, i: d, o: config.vocabSize)
+            FixedOrder.linear(y_NO: &logits, x_NI: selected, w_OI: p + head, b_O: nil, n: logitRows.count, i: d, o: config.vocabSize)
         }
         for cache in caches { cache.length = next[ObjectIdentifier(cache)]! }
         return logits

@@ -3,7 +3,8 @@ import Foundation
 // The layers of the three architectures, forward and backward, on row-major Float buffers.
 // Shapes are in the names: `x_NC` is N rows (tokens) of C channels. Backward functions
 // accumulate (+=) into parameter gradients and overwrite input gradients unless noted, the
-// convention llm.c uses. Matrix products go through BLAS with all N rows at once.
+// convention llm.c uses. Matrix products go through BLAS with all N rows at once (training and
+// the uncached `logits`; cached inference uses `FixedOrder.linear`, whose rows are independent).
 
 public typealias Buffer = UnsafeMutablePointer<Float>
 public typealias ConstBuffer = UnsafePointer<Float>

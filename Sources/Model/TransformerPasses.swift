@@ -100,38 +100,42 @@ extension Transformer {
     /// One block on the rows `x` [N, d], updated in place, with RoPE at `positions`. `attend`
     /// turns q [N, heads * headDim] and k, v [N, kvHeads * headDim] into the attention output:
     /// over the batch's own sequences in training, over each row's KV cache in inference.
+    /// `fixedOrder` (inference) runs the matrix products on `FixedOrder.linear`, whose rows do not
+    /// depend on each other; training keeps BLAS.
     func blockForward(_ x: inout [Float], _ block: BlockOffsets, n: Int, positions: [Int], parameters p: UnsafePointer<Float>,
+                      fixedOrder: Bool = false,
                       attend: (_ q: [Float], _ k: [Float], _ v: [Float]) -> [Float]) -> BlockActivations {
+        let linear = fixedOrder ? FixedOrder.linear : Kernels.linearForward
         let d = config.hiddenSize, ff = config.intermediateSize
         let hd = config.headDim, qOut = config.heads * hd, kvOut = config.kvHeads * hd
         var n1 = [Float](repeating: 0, count: n * d), mean1 = [Float](repeating: 0, count: n), rstd1 = [Float](repeating: 0, count: n)
         normForward(&n1, mean: &mean1, rstd: &rstd1, x: x, weight: block.norm1W, bias: block.norm1B, n: n, parameters: p)
         var q = [Float](repeating: 0, count: n * qOut), k = [Float](repeating: 0, count: n * kvOut), v = [Float](repeating: 0, count: n * kvOut)
-        Kernels.linearForward(y_NO: &q, x_NI: n1, w_OI: p + block.q, b_O: block.qB.map { p + $0 }, n: n, i: d, o: qOut)
-        Kernels.linearForward(y_NO: &k, x_NI: n1, w_OI: p + block.k, b_O: block.kB.map { p + $0 }, n: n, i: d, o: kvOut)
-        Kernels.linearForward(y_NO: &v, x_NI: n1, w_OI: p + block.v, b_O: block.vB.map { p + $0 }, n: n, i: d, o: kvOut)
+        linear(&q, n1, p + block.q, block.qB.map { p + $0 }, n, d, qOut)
+        linear(&k, n1, p + block.k, block.kB.map { p + $0 }, n, d, kvOut)
+        linear(&v, n1, p + block.v, block.vB.map { p + $0 }, n, d, kvOut)
         if config.architecture != .gpt2 {
             Kernels.rope(&q, positions: positions, heads: config.heads, headDim: hd, theta: config.ropeTheta)
             Kernels.rope(&k, positions: positions, heads: config.kvHeads, headDim: hd, theta: config.ropeTheta)
         }
         let attention = attend(q, k, v)
         var projected = [Float](repeating: 0, count: n * d)
-        Kernels.linearForward(y_NO: &projected, x_NI: attention, w_OI: p + block.o, b_O: block.oB.map { p + $0 }, n: n, i: qOut, o: d)
+        linear(&projected, attention, p + block.o, block.oB.map { p + $0 }, n, qOut, d)
         for i in 0..<(n * d) { x[i] += projected[i] }
         let middle = x
         var n2 = [Float](repeating: 0, count: n * d), mean2 = [Float](repeating: 0, count: n), rstd2 = [Float](repeating: 0, count: n)
         normForward(&n2, mean: &mean2, rstd: &rstd2, x: x, weight: block.norm2W, bias: block.norm2B, n: n, parameters: p)
         var up = [Float](repeating: 0, count: n * ff), hidden = [Float](repeating: 0, count: n * ff)
         var gate: [Float] = []
-        Kernels.linearForward(y_NO: &up, x_NI: n2, w_OI: p + block.up, b_O: block.upB.map { p + $0 }, n: n, i: d, o: ff)
+        linear(&up, n2, p + block.up, block.upB.map { p + $0 }, n, d, ff)
         if let gateOffset = block.gate {
             gate = [Float](repeating: 0, count: n * ff)
-            Kernels.linearForward(y_NO: &gate, x_NI: n2, w_OI: p + gateOffset, b_O: nil, n: n, i: d, o: ff)
+            linear(&gate, n2, p + gateOffset, nil, n, d, ff)
             Kernels.swigluForward(h_NF: &hidden, gate_NF: gate, up_NF: up, count: n * ff)
         } else {
             Kernels.geluForward(y: &hidden, x: up, count: n * ff)
         }
-        Kernels.linearForward(y_NO: &projected, x_NI: hidden, w_OI: p + block.down, b_O: block.downB.map { p + $0 }, n: n, i: ff, o: d)
+        linear(&projected, hidden, p + block.down, block.downB.map { p + $0 }, n, ff, d)
         for i in 0..<(n * d) { x[i] += projected[i] }
         return BlockActivations(norm1: n1, mean1: mean1, rstd1: rstd1, q: q, k: k, v: v, attention: attention, middle: middle,
                                 norm2: n2, mean2: mean2, rstd2: rstd2, gate: gate, up: up, hidden: hidden)

@@ -38,11 +38,15 @@ struct ToolResult {
 }
 
 /// Runs a tool to completion with stdout and stderr captured through files (no pipe deadlocks).
-func runTool(_ name: String, _ arguments: [String], stdin: String? = nil) throws -> ToolResult {
+/// `environment` adds to (or overrides) the test's own environment.
+func runTool(_ name: String, _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> ToolResult {
     let scratch = ToolTempDir()
     let process = Process()
     process.executableURL = URL(fileURLWithPath: toolPath(name))
     process.arguments = arguments
+    if !environment.isEmpty {
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    }
     _ = FileManager.default.createFile(atPath: scratch.path("out"), contents: nil)
     _ = FileManager.default.createFile(atPath: scratch.path("err"), contents: nil)
     process.standardOutput = try FileHandle(forWritingTo: scratch.url("out"))

@@ -1,0 +1,59 @@
+import CKernels
+import Dispatch
+
+/// The matrix products of inference (cached prefill and decode, the logits projection): our own
+/// kernel, whose result for one row does not depend on the other rows in the batch, on the
+/// thread count or on the CPU. Each output element is one dot product over k in a fixed order
+/// (16 FMA lanes over k, then a fixed lane-reduction tree: `Sources/CKernels/fixed_order.c`);
+/// rows and columns are tiled only for speed. OpenBLAS, which training keeps, picks its sgemm
+/// kernel by CPU and matrix shape, so there a row's logits change with the batch it sits in.
+public enum FixedOrder {
+    /// Threads for the fixed-order products; `BLAS.setThreads` (the tools' `--threads`) sets both.
+    nonisolated(unsafe) public internal(set) static var threads = 1
+
+    /// The code path the kernel runs on this CPU: "avx512", "avx2" or "generic" (no FMA
+    /// instruction: slow, same result). `RESTEM_KERNEL_ISA` can force a lesser one.
+    public static var instructionSet: String { String(cString: fixed_order_isa()) }
+
+    /// Multiply-adds below which one thread does the whole product (a thread hand-off costs
+    /// about as much as this many).
+    static let workPerThread = 1 << 16
+
+    /// y = x W^T + b with W stored [out, in], like `Kernels.linearForward`, in a fixed order.
+    /// Threads take disjoint ranges of output columns (multiples of 16), never parts of a sum.
+    public static func linear(y_NO: Buffer, x_NI: ConstBuffer, w_OI: ConstBuffer, b_O: ConstBuffer?, n: Int, i: Int, o: Int) {
+        let parts = max(1, min(threads, n * i * o / workPerThread, (o + 15) / 16))
+        guard parts > 1 else {
+            fixed_order_linear(y_NO, x_NI, w_OI, b_O, n, i, o, 0, o)
+            return
+        }
+        let columns = ColumnSplit(y: y_NO, x: x_NI, w: w_OI, b: b_O, n: n, i: i, o: o, parts: parts)
+        DispatchQueue.concurrentPerform(iterations: parts) { part in columns.run(part) }
+    }
+
+    /// Attention scores of `rows` query heads (consecutive rows of `headDim` in `q_RD`) against
+    /// `count` cached keys `stride` floats apart: scores_RT[r, t] = q[r] · key[t], in the same
+    /// fixed order as `linear`.
+    static func scores(_ scores_RT: Buffer, q_RD: ConstBuffer, keys: ConstBuffer, stride: Int, rows: Int, headDim: Int, count: Int) {
+        fixed_order_linear_strided(scores_RT, q_RD, keys, stride, nil, rows, headDim, count, 0, count)
+    }
+
+    /// out[j] = sum over t < count of weights[t] * values[t * stride + j], each element summed in
+    /// ascending t with fma (attention's weighted sum of the cached values).
+    static func weightedSum(_ out_D: Buffer, weights_T: ConstBuffer, values: ConstBuffer, stride: Int, count: Int, width: Int) {
+        fixed_order_weighted_sum(out_D, weights_T, values, stride, count, width)
+    }
+
+    /// One product split by columns: part p computes columns [begin(p), begin(p + 1)).
+    private struct ColumnSplit: @unchecked Sendable {
+        let y: Buffer, x: ConstBuffer, w: ConstBuffer, b: ConstBuffer?
+        let n: Int, i: Int, o: Int, parts: Int
+
+        func begin(_ part: Int) -> Int { min(o, (o + 15) / 16 * part / parts * 16) }
+
+        func run(_ part: Int) {
+            let start = begin(part), end = begin(part + 1)
+            if start < end { fixed_order_linear(y, x, w, b, n, i, o, start, end) }
+        }
+    }
+}
