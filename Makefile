@@ -507,7 +507,11 @@ $(OUT)/report.md: $(EVALS) $(foreach i,$(ITERATION_NUMBERS),$(OUT)/iter$(i)/kept
 	@best=$$(jq -r .best_iteration $(OUT)/scores.json); ln -sfn $$best/model $(OUT)/final.tmp && mv -T $(OUT)/final.tmp $(OUT)/final
 	@echo "report: $(OUT)/report.md, $(OUT)/report.svg; final model: $(OUT)/final -> $$(readlink $(OUT)/final)"
 
+# The wall time of the whole job, printed last (the Makefile is read once per make, so this is
+# when `make` started).
+MAKE_STARTED := $(shell date +%s)
 all: build $(OUT)/report.md
+	@echo "make: done in $$(( $$(date +%s) - $(MAKE_STARTED) )) s"
 
 # ---- Ablations (`make ablations`, on the demo) ----------------------------------------------
 # Each is the default run with one change, in its own run folder; the data, the base, SFT and
