@@ -31,8 +31,9 @@ ifeq ($(DATA),demo)
   BY ?= difficulty
 else ifeq ($(DATA),code-demo)
   # The code demo (`shards code-demo`): small Python list functions checked in the sandbox.
-  # Its defaults fit `make DATA=code-demo` in about 15 minutes on 2 cores, where checking
-  # (a sandboxed Python run per sample) costs as much as fine-tuning.
+  # Defaults sized for a 2-core machine, where every sample is a sandboxed Python run and a
+  # training sequence is 2-3 times a math one (45 min measured on a heavily shared machine;
+  # see the README). Its base reaches only 17% on validation by step 350 of pretraining.
   RUN ?= $(if $(filter 0,$(SEED)),code-demo,code-demo-seed$(SEED))
   DATA_OUT = $(RUNS)/$(RUN)/data
   TEMPLATE ?= $(DATA_OUT)/prompt.txt

@@ -222,6 +222,11 @@ public struct RunReport {
             case (true, false):
                 words += "ReST^EM matches or beats even clean human solutions here: several verified samples per "
                     + "problem in the model's own form teach more than one human solution per problem."
+            case (false, _) where baseline.name == base.name:
+                // The baseline is the base (SFT fell below it): saying the human data won would be false.
+                words += "Here ReST^EM did not beat the base model, and SFT on the human data\(mix) fell below the base "
+                    + "(\(Self.percent(sft?.passAt1("test")))% on test): fine-tuning on the model's own verified samples "
+                    + "did not improve on what pretraining gave."
             case (false, _):
                 words += "Here ReST^EM did not beat the human data\(mix): one human solution per problem taught "
                     + "more than the model's own verified samples."

@@ -144,3 +144,17 @@ extension RunReportTests {
         #expect(math.markdown().contains("| 10/10 | 10 | none |") && !math.markdown().contains("tampering"))
     }
 }
+
+extension RunReportTests {
+    /// Regression: when SFT fell below the base (so the base is the baseline) and ReST^EM lost
+    /// to the base, the words said the human data had won.
+    @Test func wordsNameTheBaseWhenItIsTheBaseline() {
+        let report = RunReport(run: "r", base: model("base", validation: 17, test: 41), sft: model("sft", validation: 1, test: 2),
+                               control: model("clean", validation: 15, test: 46), iterations: [model("iter1", validation: 15, test: 36)],
+                               eSteps: [], humanStyles: [], groupField: nil)
+        let text = report.markdown()
+        #expect(text.contains("Here ReST^EM did not beat the base model, and SFT on the human data fell below the base (1.0% on test)"),
+                "\(text)")
+        #expect(!text.contains("one human solution per problem taught more"))
+    }
+}
