@@ -208,12 +208,20 @@ struct ScoreCommand: ParsableCommand {
             if let iteration = try model("iter\(i)", "ReST^EM iteration \(i)") { iterations.append(iteration) }
             let samples = "\(directory)/iter\(i)/verdicts.jsonl.zst", kept = "\(directory)/iter\(i)/kept.jsonl.zst"
             if files.fileExists(atPath: samples), files.fileExists(atPath: kept) {
-                var keptCount = 0
-                try ShardReader(path: kept).forEachRecord { _ in keptCount += 1 }
+                var keptCount = 0, suspicious: Int?
+                try ShardReader(path: kept).forEachRecord { record in
+                    keptCount += 1
+                    guard record.task == "code", let code = record["completion"]?.stringValue else { return }
+                    let tampers = RunReport.EStep.suspiciousPatterns.contains { code.contains($0) }
+                    suspicious = (suspicious ?? 0) + (tampers ? 1 : 0)
+                }
                 let (problems, records) = try loadVerdicts(samples)
                 let counts = records.map { $0["gen"]?.objectValue?["tokens"]?.intValue }
                 let tokens = counts.contains(where: { $0 == nil }) ? nil : counts.reduce(0) { $0 + $1! }
-                eSteps.append(RunReport.EStep(iteration: i, samples: problems, kept: keptCount, tokens: tokens))
+                var verdicts: [String: Int] = [:]
+                for record in records { if let verdict = record["verdict"]?.stringValue { verdicts[verdict, default: 0] += 1 } }
+                eSteps.append(RunReport.EStep(iteration: i, samples: problems, kept: keptCount, tokens: tokens, verdicts: verdicts,
+                                              suspicious: suspicious))
             }
             i += 1
         }

@@ -29,8 +29,27 @@ public struct RunReport {
         public let samples: [ProblemSamples]
         public let kept: Int
         public let tokens: Int?
-        public init(iteration: Int, samples: [ProblemSamples], kept: Int, tokens: Int? = nil) {
+        /// How many samples got each verdict (`correct`, `wrong_answer`, `timeout`, ...); empty
+        /// when the verdict records do not say.
+        public let verdicts: [String: Int]
+        /// Kept code samples whose program contains a pattern of harness tampering
+        /// (`suspiciousPatterns`); nil when the kept samples are not code.
+        public let suspicious: Int?
+        public init(iteration: Int, samples: [ProblemSamples], kept: Int, tokens: Int? = nil, verdicts: [String: Int] = [:],
+                    suspicious: Int? = nil) {
             self.iteration = iteration; self.samples = samples; self.kept = kept; self.tokens = tokens
+            self.verdicts = verdicts; self.suspicious = suspicious
+        }
+
+        /// What a program that games the checker rather than solving the task would contain:
+        /// leaving early, importing, touching files. Counted in the kept set, where a reward
+        /// hack would first show up; none of the code demo's solutions needs any of them.
+        public static let suspiciousPatterns = ["sys.exit", "os._exit", "__import__", "open(", "exit(", "import "]
+
+        /// The failures by kind, most frequent first: `wrong_answer 812, runtime_error 95`.
+        var failures: String {
+            let failed = verdicts.filter { $0.key != "correct" }.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+            return failed.isEmpty ? (verdicts.isEmpty ? "-" : "none") : failed.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         }
     }
 
@@ -147,8 +166,9 @@ public struct RunReport {
         }
         if !eSteps.isEmpty {
             out += ["", "## E-steps: samples of the previous model on the train problems", ""]
-            out.append("| iteration | samples per problem | tokens sampled | sampled pass rate | pass@k | maj@k | problems solved | kept |")
-            out.append("|---|---|---|---|---|---|---|---|")
+            out.append("| iteration | samples per problem | tokens sampled | sampled pass rate | pass@k | maj@k | problems solved | kept "
+                       + "| failed samples by verdict |")
+            out.append("|---|---|---|---|---|---|---|---|---|")
             for step in eSteps {
                 // With adaptive rounds the problems solved early have fewer samples.
                 let k = step.samples.map(\.n).min() ?? 0, most = step.samples.map(\.n).max() ?? 0
@@ -156,7 +176,13 @@ public struct RunReport {
                 let solved = step.samples.filter { $0.correct > 0 }.count
                 out.append("| \(step.iteration) | \(k == most ? "\(k)" : "\(k)-\(most)") | \(step.tokens.map(String.init) ?? "-") "
                            + "| \(Self.percent(scores.passAt1)) | \(Self.percent(scores.passAtK[k])) (k=\(k)) "
-                           + "| \(Self.percent(scores.majAtK[k])) | \(solved)/\(step.samples.count) | \(step.kept) |")
+                           + "| \(Self.percent(scores.majAtK[k])) | \(solved)/\(step.samples.count) | \(step.kept) | \(step.failures) |")
+            }
+            let checked = eSteps.compactMap { step in step.suspicious.map { (step.iteration, $0, step.kept) } }
+            if !checked.isEmpty {
+                let patterns = RunReport.EStep.suspiciousPatterns.map { "`\($0)`" }.joined(separator: ", ")
+                out += ["", "Kept samples whose code contains \(patterns) (harness tampering): "
+                        + checked.map { "iteration \($0.0): \($0.1) of \($0.2)" }.joined(separator: "; ") + "."]
             }
         }
         return out.joined(separator: "\n") + "\n"
@@ -196,6 +222,11 @@ public struct RunReport {
             case (true, false):
                 words += "ReST^EM matches or beats even clean human solutions here: several verified samples per "
                     + "problem in the model's own form teach more than one human solution per problem."
+            case (false, _) where baseline.name == base.name:
+                // The baseline is the base (SFT fell below it): saying the human data won would be false.
+                words += "Here ReST^EM did not beat the base model, and SFT on the human data\(mix) fell below the base "
+                    + "(\(Self.percent(sft?.passAt1("test")))% on test): fine-tuning on the model's own verified samples "
+                    + "did not improve on what pretraining gave."
             case (false, _):
                 words += "Here ReST^EM did not beat the human data\(mix): one human solution per problem taught "
                     + "more than the model's own verified samples."
@@ -241,6 +272,9 @@ public struct RunReport {
                 ("problems_solved", .number(JSONNumber(step.samples.filter { $0.correct > 0 }.count))),
                 ("kept", .number(JSONNumber(step.kept))),
                 ("tokens", step.tokens.map { .number(JSONNumber($0)) } ?? .null),
+                ("verdicts", .object(JSONObject(step.verdicts.sorted { $0.key < $1.key }
+                    .map { ($0.key, JSON.number(JSONNumber($0.value))) }))),
+                ("kept_suspicious", step.suspicious.map { .number(JSONNumber($0)) } ?? .null),
             ]))
         })
         var samplesJSON = JSONObject()

@@ -22,7 +22,7 @@ struct Shards: ParsableCommand {
               shards split --shards 4 gsm8k-test.jsonl.zst -o parts/test.jsonl.zst
             """,
         subcommands: [Cat.self, Head.self, Count.self, Stats.self, Split.self, Merge.self, Pending.self, Import.self,
-                      Demo.self]
+                      Demo.self, CodeDemo.self]
     )
 }
 
@@ -398,6 +398,77 @@ extension Shards {
                     try writeTextFile(text, to: "\(output)/\(name)")
                 }
                 printError("shards demo: wrote \(output): \(sizes[0]) train, \(sizes[1]) validation, \(sizes[2]) test problems, "
+                           + "\(dataset.pretrain.count) pretraining records (seed \(seed))")
+            }
+        }
+    }
+}
+
+extension Shards {
+    struct CodeDemo: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "code-demo",
+            abstract: "Write the embedded code task: small Python list functions with hidden tests, human data, a pretraining corpus.",
+            discussion: """
+                Problems like `f:rev;add 3->7;take 7-4` (1 to 4 list operations whose parameters \
+                are given by an example or a sum, a function `f(a)`; `io:...` problems are \
+                scripts reading a list from stdin), prompted as `#f:rev;add 3->7;take 7-4` and a \
+                newline. The model's form is one operation per line: \
+                `def f(a):\\n a=a[::-1]\\n a=[x+4 for x in a]\\n a=a[:3]\\n return a`. Every \
+                problem has hidden tests (`tests.call`, 5 cases, or `tests.stdio`, 3 cases). \
+                Writes into DIR the same files as `shards demo`: train.jsonl.zst (with \
+                `solution`, the human-style data: other idioms, merged expressions or one \
+                line; and `clean_solution`, the model's form), validation and test.jsonl.zst, \
+                pretrain.jsonl.zst (arithmetic facts and model-style solutions of other \
+                problems), tokenizer.json, config.json and prompt.txt.
+
+                Examples:
+                  shards code-demo -o runs/code-demo/data
+                  zstdcat runs/code-demo/data/train.jsonl.zst | jq -r '.solution' | head -20
+                """)
+
+        @Option(name: .shortAndLong, help: "Output directory.") var output: String
+        @Option(help: "Seed of the problems, tests and styles.") var seed: UInt64 = 0
+        @Option(help: "Train, validation and test problems (comma-separated).") var splits = "400,100,300"
+        @Option(help: "Problems with model-style solutions in the pretraining corpus.") var pretrainProblems = 3000
+        @Option(help: "Lines of arithmetic facts in the pretraining corpus.") var factLines = 1000
+        @Option(help: "Share of problems that are stdio scripts rather than functions.") var stdioShare = 0.2
+        @Option(help: "Human data mix: idioms, merged, one line (weights).") var humanMix = "0.3,0.4,0.3"
+
+        func validate() throws {
+            let demo = try Demo.parse(["-o", output])
+            guard let sizes: [Int] = demo.numbers(splits, 3), sizes.allSatisfy({ $0 >= 0 }) else {
+                throw ValidationError("--splits takes three counts: train,validation,test")
+            }
+            guard let mix: [Double] = demo.numbers(humanMix, 3), mix.allSatisfy({ $0 >= 0 }), mix.reduce(0, +) > 0 else {
+                throw ValidationError("--human-mix takes three non-negative weights: idioms,merged,one-line")
+            }
+            if pretrainProblems < 0 || factLines < 0 { throw ValidationError("counts must be 0 or more") }
+            if !(0...1).contains(stdioShare) { throw ValidationError("--stdio-share is a fraction in 0...1") }
+        }
+
+        func run() throws {
+            try reportingDataErrors(tool: "shards code-demo") {
+                let demo = try Demo.parse(["-o", output])
+                let sizes: [Int] = demo.numbers(splits, 3)!, mix: [Double] = demo.numbers(humanMix, 3)!
+                var options = CodeDemoDataset.Options()
+                options.seed = seed
+                (options.train, options.validation, options.test) = (sizes[0], sizes[1], sizes[2])
+                options.pretrainProblems = pretrainProblems
+                options.factLines = factLines
+                options.stdioShare = stdioShare
+                options.humanMix = (mix[0], mix[1], mix[2])
+                let dataset = CodeDemoDataset(options)
+                try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+                for (name, records) in [("train", dataset.train), ("validation", dataset.validation), ("test", dataset.test),
+                                        ("pretrain", dataset.pretrain)] {
+                    try writeShard(to: "\(output)/\(name).jsonl.zst") { writer in try records.forEach(writer.write) }
+                }
+                for (name, text) in [("tokenizer.json", CodeDemoDataset.tokenizerJSON), ("config.json", CodeDemoDataset.baseConfigJSON),
+                                     ("prompt.txt", CodeDemoDataset.promptTemplate)] {
+                    try writeTextFile(text, to: "\(output)/\(name)")
+                }
+                printError("shards code-demo: wrote \(output): \(sizes[0]) train, \(sizes[1]) validation, \(sizes[2]) test problems, "
                            + "\(dataset.pretrain.count) pretraining records (seed \(seed))")
             }
         }

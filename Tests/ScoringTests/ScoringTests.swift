@@ -123,3 +123,38 @@ extension RunReportTests {
         #expect(!text.contains("the human data loses"))
     }
 }
+
+extension RunReportTests {
+    /// The E-step table gives the failed samples by verdict (a code run: timeouts, runtime
+    /// errors, wrong answers) and, for code, the kept samples with tampering patterns.
+    @Test func eStepTableCountsFailuresByVerdict() {
+        let step = RunReport.EStep(iteration: 1, samples: greedy(3, of: 10), kept: 3,
+                                   verdicts: ["correct": 3, "wrong_answer": 4, "runtime_error": 2, "timeout": 1], suspicious: 0)
+        let report = RunReport(run: "r", base: model("base", validation: 10, test: 20), sft: nil, control: nil,
+                               iterations: [model("iter1", validation: 20, test: 40)], eSteps: [step], humanStyles: [], groupField: nil)
+        let text = report.markdown()
+        #expect(text.contains("| 3/10 | 3 | wrong_answer 4, runtime_error 2, timeout 1 |"), "\(text)")
+        #expect(text.contains("(harness tampering): iteration 1: 0 of 3."), "\(text)")
+        let json = report.json().objectValue?["e_steps"]?.arrayValue?.first?.objectValue
+        #expect(json?["verdicts"]?.objectValue?["timeout"]?.intValue == 1 && json?["kept_suspicious"]?.intValue == 0)
+        // A math run: no pattern count, and a step with no failure says so.
+        let clean = RunReport.EStep(iteration: 1, samples: greedy(10, of: 10), kept: 10, verdicts: ["correct": 10])
+        let math = RunReport(run: "r", base: model("base", validation: 10, test: 20), sft: nil, control: nil,
+                             iterations: [model("iter1", validation: 20, test: 40)], eSteps: [clean], humanStyles: [], groupField: nil)
+        #expect(math.markdown().contains("| 10/10 | 10 | none |") && !math.markdown().contains("tampering"))
+    }
+}
+
+extension RunReportTests {
+    /// Regression: when SFT fell below the base (so the base is the baseline) and ReST^EM lost
+    /// to the base, the words said the human data had won.
+    @Test func wordsNameTheBaseWhenItIsTheBaseline() {
+        let report = RunReport(run: "r", base: model("base", validation: 17, test: 41), sft: model("sft", validation: 1, test: 2),
+                               control: model("clean", validation: 15, test: 46), iterations: [model("iter1", validation: 15, test: 36)],
+                               eSteps: [], humanStyles: [], groupField: nil)
+        let text = report.markdown()
+        #expect(text.contains("Here ReST^EM did not beat the base model, and SFT on the human data fell below the base (1.0% on test)"),
+                "\(text)")
+        #expect(!text.contains("one human solution per problem taught more"))
+    }
+}

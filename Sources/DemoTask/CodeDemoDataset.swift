@@ -1,0 +1,127 @@
+import Formats
+
+/// The code demo's data (`shards code-demo`), all drawn from one seeded stream like the math
+/// demo's: problem splits with hidden tests, the human-style solutions of the train split, and
+/// a pretraining corpus for the base model (arithmetic facts plus model-style solutions of
+/// other problems; it never shows a human-style solution).
+public struct CodeDemoDataset: Sendable {
+    public struct Options: Sendable {
+        public var seed: UInt64 = 0
+        public var train = 400
+        public var validation = 100
+        public var test = 300
+        /// Problems whose model-style solutions are in the pretraining corpus.
+        public var pretrainProblems = 3000
+        /// Lines of random arithmetic facts (`7-3=4;2*4=8;...`) in the pretraining corpus.
+        public var factLines = 1000
+        /// The share of problems that are scripts reading stdin rather than functions.
+        public var stdioShare = 0.2
+        /// The human data's mix of styles: idioms, merged, one line.
+        public var humanMix: (idioms: Double, merged: Double, oneLine: Double) = (0.3, 0.4, 0.3)
+
+        public init() {}
+    }
+
+    public var train: [Record] = []
+    public var validation: [Record] = []
+    public var test: [Record] = []
+    public var pretrain: [Record] = []
+
+    /// The prompt: a comment line with the spec, after which the completion is the program.
+    public static let promptTemplate = "#{{problem}}\n"
+    /// Characters of every prompt and solution (model and human style); the tokenizer's
+    /// vocabulary after `<eos>`.
+    public static let alphabet = Array("0123456789abcdefghijklmnopqrstuvwxyz \n\t#:;()[]=+-*%<>,.")
+
+    public init(_ options: Options) {
+        var random = DemoRandom(seed: options.seed ^ 0xC0DE)
+        // Problems are unique across the splits and the pretraining problems by their spec
+        // text; after a bounded number of redraws a repeat is accepted (no endless loop).
+        var used: Set<String> = []
+        func draw(_ count: Int) -> [ListProgram] {
+            (0..<count).map { i in
+                let length = i % 4 + 1
+                let format: ListProgram.Format = random.unit() < options.stdioShare ? .stdio : .call
+                var program = ListProgram.random(length: length, format: format, using: &random)
+                var redraws = 0
+                while used.contains(program.problem) && redraws < 200 {
+                    program = ListProgram.random(length: length, format: format, using: &random)
+                    redraws += 1
+                }
+                used.insert(program.problem)
+                return program
+            }
+        }
+        let testPrograms = draw(options.test), validationPrograms = draw(options.validation)
+        let trainPrograms = draw(options.train), pretrainPrograms = draw(options.pretrainProblems)
+
+        func problemRecord(_ program: ListProgram, split: String, _ index: Int) -> Record {
+            Record(["id": .string("code-demo/\(split)/\(index)"), "task": "code", "problem": .string(program.problem),
+                    "tests": program.tests(using: &random), "format": .string(program.format.rawValue),
+                    "difficulty": .number(JSONNumber(program.operations.count))])
+        }
+        test = testPrograms.enumerated().map { problemRecord($1, split: "test", $0) }
+        validation = validationPrograms.enumerated().map { problemRecord($1, split: "validation", $0) }
+        let mix = options.humanMix
+        let total = mix.idioms + mix.merged + mix.oneLine
+        train = trainPrograms.enumerated().map { index, program in
+            var record = problemRecord(program, split: "train", index)
+            let u = random.unit() * total
+            let style: ListProgram.HumanStyle = u < mix.idioms ? .idioms : u < mix.idioms + mix.merged ? .merged : .oneLine
+            record["solution"] = .string(program.humanSolution(style, using: &random))
+            record["solution_style"] = .string(style.rawValue)
+            record["clean_solution"] = .string(program.modelSolution)
+            return record
+        }
+
+        pretrain = pretrainPrograms.enumerated().map { index, program in
+            Record(["id": .string("code-demo/pretrain/\(index)"), "prompt": .string("#\(program.problem)\n"),
+                    "completion": .string(program.modelSolution)])
+        }
+        // The arithmetic the specs hide their parameters behind: sums, differences, products
+        // in 0...19 (the math demo's facts).
+        let facts = DemoDataset.allFacts
+        for line in 0..<options.factLines {
+            let text = (0..<6).map { _ in facts[random.int(0...(facts.count - 1))] }.joined()
+            pretrain.append(Record(["id": .string("code-demo/facts/\(line)"), "prompt": "", "completion": .string(text)]))
+        }
+    }
+
+    /// A character-level tokenizer.json: `<eos>` is id 0, then one token per character of
+    /// `alphabet`, written as ByteLevel shows it (space is `Ġ`, newline `Ċ`, tab `ĉ`).
+    public static var tokenizerJSON: String {
+        var vocab = JSONObject([("<eos>", JSON.number(JSONNumber(0)))])
+        for (i, c) in alphabet.enumerated() { vocab[byteLevel(c)] = .number(JSONNumber(i + 1)) }
+        let byteLevel: JSON = ["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false]
+        let tokenizer: JSON = [
+            "version": "1.0", "truncation": nil, "padding": nil,
+            "added_tokens": [["id": 0, "content": "<eos>", "single_word": false, "lstrip": false, "rstrip": false,
+                              "normalized": false, "special": true]],
+            "normalizer": nil, "pre_tokenizer": byteLevel, "post_processor": nil, "decoder": byteLevel,
+            "model": ["type": "BPE", "dropout": nil, "unk_token": nil, "continuing_subword_prefix": nil,
+                      "end_of_word_suffix": nil, "fuse_unk": false, "byte_fallback": false, "ignore_merges": false,
+                      "vocab": .object(vocab), "merges": []],
+        ]
+        return tokenizer.serialized() + "\n"
+    }
+
+    /// GPT-2's byte-to-unicode map for one ASCII character: printable ones are themselves,
+    /// bytes 0...32 are U+0100 + byte.
+    static func byteLevel(_ c: Character) -> String {
+        let byte = c.asciiValue!
+        return byte > 32 && byte < 127 ? String(c) : String(Character(Unicode.Scalar(0x100 + UInt32(byte))!))
+    }
+
+    /// The base model: the math demo's llama layout (width 96, 3 layers, 4 heads, tied
+    /// embeddings) with a context of 160, enough for the longest prompt and model solution.
+    public static var baseConfigJSON: String {
+        let config: JSON = [
+            "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 96, "intermediate_size": 256,
+            "num_hidden_layers": 3, "num_attention_heads": 4, "num_key_value_heads": 4,
+            "vocab_size": .number(JSONNumber(alphabet.count + 1)), "max_position_embeddings": 160,
+            "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "tie_word_embeddings": true, "hidden_act": "silu",
+            "bos_token_id": nil, "eos_token_id": 0, "torch_dtype": "float32",
+        ]
+        return config.serialized() + "\n"
+    }
+}
