@@ -87,41 +87,12 @@ public struct CodeDemoDataset: Sendable {
         }
     }
 
-    /// A character-level tokenizer.json: `<eos>` is id 0, then one token per character of
-    /// `alphabet`, written as ByteLevel shows it (space is `Ġ`, newline `Ċ`, tab `ĉ`).
-    public static var tokenizerJSON: String {
-        var vocab = JSONObject([("<eos>", JSON.number(JSONNumber(0)))])
-        for (i, c) in alphabet.enumerated() { vocab[byteLevel(c)] = .number(JSONNumber(i + 1)) }
-        let byteLevel: JSON = ["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false]
-        let tokenizer: JSON = [
-            "version": "1.0", "truncation": nil, "padding": nil,
-            "added_tokens": [["id": 0, "content": "<eos>", "single_word": false, "lstrip": false, "rstrip": false,
-                              "normalized": false, "special": true]],
-            "normalizer": nil, "pre_tokenizer": byteLevel, "post_processor": nil, "decoder": byteLevel,
-            "model": ["type": "BPE", "dropout": nil, "unk_token": nil, "continuing_subword_prefix": nil,
-                      "end_of_word_suffix": nil, "fuse_unk": false, "byte_fallback": false, "ignore_merges": false,
-                      "vocab": .object(vocab), "merges": []],
-        ]
-        return tokenizer.serialized() + "\n"
-    }
+    /// The character-level tokenizer of `alphabet` (CharacterModel).
+    public static var tokenizerJSON: String { CharacterModel.tokenizerJSON(alphabet: alphabet) }
 
-    /// GPT-2's byte-to-unicode map for one ASCII character: printable ones are themselves,
-    /// bytes 0...32 are U+0100 + byte.
-    static func byteLevel(_ c: Character) -> String {
-        let byte = c.asciiValue!
-        return byte > 32 && byte < 127 ? String(c) : String(Character(Unicode.Scalar(0x100 + UInt32(byte))!))
-    }
-
-    /// The base model: the math demo's llama layout (width 96, 3 layers, 4 heads, tied
-    /// embeddings) with a context of 160, enough for the longest prompt and model solution.
+    /// The base model: the math demo's llama layout with a context of 160, enough for the
+    /// longest prompt and model solution.
     public static var baseConfigJSON: String {
-        let config: JSON = [
-            "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 96, "intermediate_size": 256,
-            "num_hidden_layers": 3, "num_attention_heads": 4, "num_key_value_heads": 4,
-            "vocab_size": .number(JSONNumber(alphabet.count + 1)), "max_position_embeddings": 160,
-            "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "tie_word_embeddings": true, "hidden_act": "silu",
-            "bos_token_id": nil, "eos_token_id": 0, "torch_dtype": "float32",
-        ]
-        return config.serialized() + "\n"
+        CharacterModel.configJSON(vocabularySize: alphabet.count + 1, context: 160)
     }
 }

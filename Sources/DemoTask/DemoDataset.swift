@@ -89,35 +89,11 @@ public struct DemoDataset: Sendable {
         }
     }
 
-    /// A character-level tokenizer.json (Hugging Face tokenizers format): `<eos>` is id 0, then
-    /// one token per character of `alphabet`, no merges. ByteLevel pre-tokenization maps these
-    /// ASCII characters to themselves, so the same file works here and in `tokenizers`.
-    public static var tokenizerJSON: String {
-        var vocab = JSONObject([("<eos>", JSON.number(JSONNumber(0)))])
-        for (i, c) in alphabet.enumerated() { vocab[String(c)] = .number(JSONNumber(i + 1)) }
-        let byteLevel: JSON = ["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false]
-        let tokenizer: JSON = [
-            "version": "1.0", "truncation": nil, "padding": nil,
-            "added_tokens": [["id": 0, "content": "<eos>", "single_word": false, "lstrip": false, "rstrip": false,
-                              "normalized": false, "special": true]],
-            "normalizer": nil, "pre_tokenizer": byteLevel, "post_processor": nil, "decoder": byteLevel,
-            "model": ["type": "BPE", "dropout": nil, "unk_token": nil, "continuing_subword_prefix": nil,
-                      "end_of_word_suffix": nil, "fuse_unk": false, "byte_fallback": false, "ignore_merges": false,
-                      "vocab": .object(vocab), "merges": []],
-        ]
-        return tokenizer.serialized() + "\n"
-    }
+    /// The character-level tokenizer of `alphabet` (CharacterModel).
+    public static var tokenizerJSON: String { CharacterModel.tokenizerJSON(alphabet: alphabet) }
 
-    /// The base model's architecture: a llama-style decoder of about 335k parameters (width 96,
-    /// 3 layers, 4 heads, context 64, tied embeddings).
+    /// The base model's architecture: about 335k parameters with a context of 64.
     public static var baseConfigJSON: String {
-        let config: JSON = [
-            "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 96, "intermediate_size": 256,
-            "num_hidden_layers": 3, "num_attention_heads": 4, "num_key_value_heads": 4,
-            "vocab_size": .number(JSONNumber(alphabet.count + 1)), "max_position_embeddings": 64,
-            "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "tie_word_embeddings": true, "hidden_act": "silu",
-            "bos_token_id": nil, "eos_token_id": 0, "torch_dtype": "float32",
-        ]
-        return config.serialized() + "\n"
+        CharacterModel.configJSON(vocabularySize: alphabet.count + 1, context: 64)
     }
 }
