@@ -70,21 +70,9 @@ struct IntegrationTests {
         return condition()
     }
 
-    /// Every artifact of a run (training logs hold timings; .shards folders are the parts).
-    func artifacts(_ root: String) -> [String] {
-        let base = dir.path(root)
-        return (FileManager.default.enumerator(atPath: base)?.compactMap { $0 as? String } ?? []).filter { path in
-            if path.split(separator: "/").contains(where: { $0.hasSuffix(".shards") }) { return false }
-            if path.hasSuffix("train-log.jsonl") || path.hasSuffix(".server.log") { return false }
-            var isDirectory: ObjCBool = false
-            _ = FileManager.default.fileExists(atPath: "\(base)/\(path)", isDirectory: &isDirectory)
-            return !isDirectory.boolValue && (try? FileManager.default.destinationOfSymbolicLink(atPath: "\(base)/\(path)")) == nil
-        }.sorted()
-    }
-
     func expectSameRun(_ a: String, _ b: String) {
-        let files = artifacts(a)
-        #expect(files == artifacts(b))
+        let files = runArtifacts(dir.path(a))
+        #expect(files == runArtifacts(dir.path(b)))
         #expect(files.contains("report.md") && files.contains("iter1/kept.jsonl.zst"))
         for file in files {
             #expect(FileManager.default.contentsEqual(atPath: dir.path("\(a)/\(file)"), andPath: dir.path("\(b)/\(file)")),

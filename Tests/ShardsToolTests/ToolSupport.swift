@@ -64,3 +64,15 @@ func runTool(_ name: String, _ arguments: [String], stdin: String? = nil, enviro
         stdout: try String(contentsOf: scratch.url("out"), encoding: .utf8),
         stderr: try String(contentsOf: scratch.url("err"), encoding: .utf8))
 }
+
+/// The files a run folder holds that must not depend on how it was run: no links, no shard
+/// parts (`*.shards/`), no training logs (timings) and no server logs, relative and sorted.
+func runArtifacts(_ base: String) -> [String] {
+    (FileManager.default.enumerator(atPath: base)?.compactMap { $0 as? String } ?? []).filter { path in
+        if path.split(separator: "/").contains(where: { $0.hasSuffix(".shards") }) { return false }
+        if path.hasSuffix("train-log.jsonl") || path.hasSuffix(".server.log") { return false }
+        var isDirectory: ObjCBool = false
+        _ = FileManager.default.fileExists(atPath: "\(base)/\(path)", isDirectory: &isDirectory)
+        return !isDirectory.boolValue && (try? FileManager.default.destinationOfSymbolicLink(atPath: "\(base)/\(path)")) == nil
+    }.sorted()
+}
