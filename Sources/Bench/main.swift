@@ -270,11 +270,14 @@ func benchCode() throws -> [Row] {
 func benchTraining(peak: Double) -> [Row] {
     let cores = ProcessInfo.processInfo.activeProcessorCount
     BLAS.setThreads(cores)
+    // The configurations (the same as `bench peers`): a 25.6M llama at 16 x 256 tokens and
+    // a 0.86M one at 32 x 128, vocabulary 512, tied embeddings.
+    func llama(_ d: Int, _ layers: Int, _ heads: Int, _ ff: Int) -> ModelConfig {
+        ModelConfig(architecture: .llama, vocabSize: 512, hiddenSize: d, intermediateSize: ff, layers: layers, heads: heads,
+                    kvHeads: heads, maxPositions: 1024)
+    }
     let models: [(String, ModelConfig, Int, Int)] = [
-        ("llama d=512 (~25M)", ModelConfig(architecture: .llama, vocabSize: 8192, hiddenSize: 512, intermediateSize: 1376, layers: 6,
-                                           heads: 8, kvHeads: 8, maxPositions: 512), 8, 512),
-        ("demo-size llama d=96", ModelConfig(architecture: .llama, vocabSize: 32, hiddenSize: 96, intermediateSize: 256, layers: 3,
-                                             heads: 4, kvHeads: 4, maxPositions: 64), 64, 64),
+        ("llama 25.6M", llama(512, 8, 8, 1376), 16, 256), ("llama 0.86M", llama(128, 4, 4, 344), 32, 128),
     ]
     var rows: [Row] = []
     for (name, config, batch, seq) in models {
@@ -371,6 +374,45 @@ func benchProducts() -> [Row] {
                         referenceValue: flops / blas / 1e9))
     }
     return rows
+}
+
+/// The three products of one linear layer in a training step of the 25.6M llama (16 x 256
+/// tokens, 512 -> 1376): forward y = x W^T, backward dx = dy W and dW += dy^T x, on the kernel
+/// training uses and on OpenBLAS sgemm (whichever kernel it picked for this CPU: set
+/// OPENBLAS_CORETYPE to compare with another), on every core, best of 5, interleaved.
+func benchTrainingProducts() -> [Row] {
+    let cores = ProcessInfo.processInfo.activeProcessorCount
+    BLAS.setThreads(cores)
+    let tokens = 4096, d = 512, ff = 1376
+    let x = (0..<(tokens * d)).map { Float(($0 * 104_729) % 997) / 498 - 1 }
+    let w = (0..<(ff * d)).map { Float(($0 * 7919) % 2003) / 1001 - 1 }
+    let dy = (0..<(tokens * ff)).map { Float(($0 * 3571) % 1009) / 504 - 1 }
+    var y = [Float](repeating: 0, count: tokens * ff), dx = [Float](repeating: 0, count: tokens * d)
+    var dw = [Float](repeating: 0, count: ff * d)
+    let flops = 3 * 2 * Double(tokens * d * ff)
+    func ours() {
+        TrainingGEMM.multiply(m: tokens, n: ff, k: d, a: x, b: w, transposeB: true, c: &y)
+        TrainingGEMM.multiply(m: tokens, n: d, k: ff, a: dy, b: w, c: &dx)
+        TrainingGEMM.multiply(m: ff, n: d, k: tokens, a: dy, transposeA: true, b: x, c: &dw, accumulate: true)
+    }
+    func blas() {
+        BLAS.gemm(m: tokens, n: ff, k: d, a: x, b: w, transposeB: true, c: &y)
+        BLAS.gemm(m: tokens, n: d, k: ff, a: dy, b: w, c: &dx)
+        BLAS.gemm(m: ff, n: d, k: tokens, a: dy, transposeA: true, b: x, c: &dw, beta: 1)
+    }
+    for (name, body) in [("fwd", { TrainingGEMM.multiply(m: tokens, n: ff, k: d, a: x, b: w, transposeB: true, c: &y) }),
+                         ("dx", { TrainingGEMM.multiply(m: tokens, n: d, k: ff, a: dy, b: w, c: &dx) }),
+                         ("dw", { TrainingGEMM.multiply(m: ff, n: d, k: tokens, a: dy, transposeA: true, b: x, c: &dw, accumulate: true) })] as [(String, () -> Void)] {
+        printError("\(name): \(2 * Double(tokens * d * ff) / best(of: 5, body) / 1e9)")
+    }
+    var oursTime = Double.infinity, blasTime = Double.infinity
+    for _ in 0..<2 {
+        oursTime = min(oursTime, best(of: 5, ours))
+        blasTime = min(blasTime, best(of: 5, blas))
+    }
+    return [Row(name: "train products 4096x512x1376, \(cores) thr (\(FixedOrder.instructionSet))",
+                value: flops / oursTime / 1e9, unit: "GFLOP/s", reference: "OpenBLAS sgemm, same shapes",
+                referenceValue: flops / blasTime / 1e9)]
 }
 
 // MARK: peers: PyTorch training and Hugging Face generate
@@ -559,7 +601,7 @@ defer { try? FileManager.default.removeItem(atPath: scratch) }
 // `bench` runs every section; `bench math code` only those (engine, shards, math, code, tokenizer).
 // `bench peers` (PyTorch and transformers beside ours) runs only when named: `make bench-peers`.
 let sections = Set(CommandLine.arguments.dropFirst())
-let known: Set<String> = ["engine", "shards", "math", "code", "tokenizer", "peers"]
+let known: Set<String> = ["products", "training", "engine", "shards", "math", "code", "tokenizer", "peers"]
 guard sections.isSubset(of: known) else {
     printError("bench: unknown section \(sections.subtracting(known).sorted()); sections: \(known.sorted())")
     exit(2)
@@ -570,7 +612,10 @@ var rows: [Row] = []
 if wanted("engine") {
     let sgemm = benchSgemm()
     rows += sgemm + benchTraining(peak: sgemm[0].value) + benchDecode(peak: sgemm[0].value) + benchProducts()
+        + benchTrainingProducts()
 }
+if sections.contains("products") { rows += benchTrainingProducts() }
+if sections.contains("training") { rows += benchTraining(peak: benchSgemm()[0].value) }
 if wanted("shards") { rows += try benchShards(scratch: scratch) }
 if wanted("math") { rows += try benchMath(scratch: scratch) }
 if wanted("code") { rows += try benchCode() }

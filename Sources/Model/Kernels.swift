@@ -1,10 +1,12 @@
+import Dispatch
 import Foundation
 
 // The layers of the three architectures, forward and backward, on row-major Float buffers.
 // Shapes are in the names: `x_NC` is N rows (tokens) of C channels. Backward functions
 // accumulate (+=) into parameter gradients and overwrite input gradients unless noted, the
-// convention llm.c uses. Matrix products go through BLAS with all N rows at once (training and
-// the uncached `logits`; cached inference uses `FixedOrder.linear`, whose rows are independent).
+// convention llm.c uses. Matrix products run on `TrainingGEMM` with all N rows at once (training
+// and the uncached `logits`; cached inference uses `FixedOrder.linear`, whose rows are
+// independent): one fma chain per element, so the same bits on every CPU and thread count.
 
 public typealias Buffer = UnsafeMutablePointer<Float>
 public typealias ConstBuffer = UnsafePointer<Float>
@@ -12,8 +14,10 @@ public typealias ConstBuffer = UnsafePointer<Float>
 public enum Kernels {
     // MARK: linear: y = x W^T + b, W stored [out, in] (the Hugging Face nn.Linear layout)
 
-    public static func linearForward(y_NO: Buffer, x_NI: ConstBuffer, w_OI: ConstBuffer, b_O: ConstBuffer?, n: Int, i: Int, o: Int) {
-        BLAS.gemm(m: n, n: o, k: i, a: x_NI, b: w_OI, transposeB: true, c: y_NO)
+    /// `accumulate` adds the product to y (the residual stream) instead of overwriting it.
+    public static func linearForward(y_NO: Buffer, x_NI: ConstBuffer, w_OI: ConstBuffer, b_O: ConstBuffer?, n: Int, i: Int, o: Int,
+                                     accumulate: Bool = false) {
+        TrainingGEMM.multiply(m: n, n: o, k: i, a: x_NI, b: w_OI, transposeB: true, c: y_NO, accumulate: accumulate)
         if let b_O {
             for row in 0..<n { for col in 0..<o { y_NO[row * o + col] += b_O[col] } }
         }
@@ -22,8 +26,8 @@ public enum Kernels {
     /// dx = dy W (overwritten when `accumulateInput` is false), dW += dy^T x, db += sum_rows dy.
     public static func linearBackward(dx_NI: Buffer?, dw_OI: Buffer, db_O: Buffer?, dy_NO: ConstBuffer, x_NI: ConstBuffer,
                                       w_OI: ConstBuffer, n: Int, i: Int, o: Int, accumulateInput: Bool = false) {
-        if let dx_NI { BLAS.gemm(m: n, n: i, k: o, a: dy_NO, b: w_OI, c: dx_NI, beta: accumulateInput ? 1 : 0) }
-        BLAS.gemm(m: o, n: i, k: n, a: dy_NO, transposeA: true, b: x_NI, c: dw_OI, beta: 1)
+        if let dx_NI { TrainingGEMM.multiply(m: n, n: i, k: o, a: dy_NO, b: w_OI, c: dx_NI, accumulate: accumulateInput) }
+        TrainingGEMM.multiply(m: o, n: i, k: n, a: dy_NO, transposeA: true, b: x_NI, c: dw_OI, accumulate: true)
         if let db_O {
             for row in 0..<n { for col in 0..<o { db_O[col] += dy_NO[row * o + col] } }
         }
@@ -43,8 +47,9 @@ public enum Kernels {
         }
     }
 
+    /// dx is overwritten, or added to with `accumulate`.
     public static func rmsNormBackward(dx_NC: Buffer, dw_C: Buffer, dy_NC: ConstBuffer, x_NC: ConstBuffer, w_C: ConstBuffer,
-                                       rstd_N: ConstBuffer, n: Int, c: Int) {
+                                       rstd_N: ConstBuffer, n: Int, c: Int, accumulate: Bool = false) {
         for row in 0..<n {
             let x = x_NC + row * c, dy = dy_NC + row * c, dx = dx_NC + row * c
             let rstd = rstd_N[row]
@@ -54,7 +59,11 @@ public enum Kernels {
                 dw_C[j] += dy[j] * x[j] * rstd
             }
             let scale = dot * rstd * rstd * rstd / Float(c)
-            for j in 0..<c { dx[j] = dy[j] * w_C[j] * rstd - x[j] * scale }
+            if accumulate {
+                for j in 0..<c { dx[j] += dy[j] * w_C[j] * rstd - x[j] * scale }
+            } else {
+                for j in 0..<c { dx[j] = dy[j] * w_C[j] * rstd - x[j] * scale }
+            }
         }
     }
 
@@ -77,7 +86,8 @@ public enum Kernels {
     }
 
     public static func layerNormBackward(dx_NC: Buffer, dw_C: Buffer, db_C: Buffer, dy_NC: ConstBuffer, x_NC: ConstBuffer,
-                                         w_C: ConstBuffer, mean_N: ConstBuffer, rstd_N: ConstBuffer, n: Int, c: Int) {
+                                         w_C: ConstBuffer, mean_N: ConstBuffer, rstd_N: ConstBuffer, n: Int, c: Int,
+                                         accumulate: Bool = false) {
         for row in 0..<n {
             let x = x_NC + row * c, dy = dy_NC + row * c, dx = dx_NC + row * c
             let mean = mean_N[row], rstd = rstd_N[row]
@@ -94,7 +104,8 @@ public enum Kernels {
             dnormDotNorm /= Float(c)
             for j in 0..<c {
                 let norm = (x[j] - mean) * rstd
-                dx[j] = (dy[j] * w_C[j] - dnormMean - norm * dnormDotNorm) * rstd
+                let gradient = (dy[j] * w_C[j] - dnormMean - norm * dnormDotNorm) * rstd
+                dx[j] = accumulate ? dx[j] + gradient : gradient
             }
         }
     }
@@ -164,68 +175,68 @@ public enum Kernels {
 
     /// For each sequence b and head h: out = softmax(q k^T / sqrt(D) + causal mask) v, with KV
     /// head h / (H / KV). q is [B*T, H*D], k and v are [B*T, KV*D], out is [B*T, H*D]; the
-    /// probabilities [B, H, T, T] are kept for the backward pass.
+    /// probabilities [B, H, T, T] are kept for the backward pass. Threads take whole (sequence,
+    /// KV head) pairs; each head's products run on one thread.
     public static func attentionForward(out: Buffer, probs_BHTT: Buffer, q: ConstBuffer, k: ConstBuffer, v: ConstBuffer,
                                         batch: Int, seq: Int, heads: Int, kvHeads: Int, headDim: Int) {
-        let group = heads / kvHeads
-        let qStride = heads * headDim, kvStride = kvHeads * headDim
-        let scale = 1 / Float(headDim).squareRoot()
-        for b in 0..<batch {
-            for h in 0..<heads {
-                let kv = h / group
-                let p = probs_BHTT + ((b * heads + h) * seq * seq)
-                let qh = q + b * seq * qStride + h * headDim
-                let kh = k + b * seq * kvStride + kv * headDim
-                let vh = v + b * seq * kvStride + kv * headDim
-                BLAS.gemm(m: seq, n: seq, k: headDim, a: qh, lda: qStride, b: kh, transposeB: true, ldb: kvStride,
-                          c: p, alpha: scale)
+        let shape = AttentionShape(batch: batch, seq: seq, heads: heads, kvHeads: kvHeads, headDim: headDim)
+        let pointers = AttentionPointers(out: out, probs: probs_BHTT, q: q, k: k, v: v)
+        shape.forEachPair { b, kv in
+            for h in (kv * shape.group)..<((kv + 1) * shape.group) {
+                let p = pointers.probs + ((b * heads + h) * seq * seq)
+                let qh = pointers.q + b * seq * shape.qStride + h * headDim
+                let kh = pointers.k + b * seq * shape.kvStride + kv * headDim
+                let vh = pointers.v + b * seq * shape.kvStride + kv * headDim
+                TrainingGEMM.multiply(m: seq, n: seq, k: headDim, a: qh, lda: shape.qStride, b: kh, transposeB: true,
+                                      ldb: shape.kvStride, c: p, threads: 1)
                 for t in 0..<seq {
                     let row = p + t * seq
                     var maximum = -Float.infinity
-                    for s in 0...t { maximum = max(maximum, row[s]) }
+                    for s in 0...t { row[s] *= shape.scale; maximum = max(maximum, row[s]) }
                     var sum: Float = 0
                     for s in 0...t { row[s] = Foundation.exp(row[s] - maximum); sum += row[s] }
                     for s in 0...t { row[s] /= sum }
                     for s in (t + 1)..<seq { row[s] = 0 }
                 }
-                BLAS.gemm(m: seq, n: headDim, k: seq, a: p, b: vh, ldb: kvStride,
-                          c: out + b * seq * qStride + h * headDim, ldc: qStride)
+                TrainingGEMM.multiply(m: seq, n: headDim, k: seq, a: p, b: vh, ldb: shape.kvStride,
+                                      c: pointers.out + b * seq * shape.qStride + h * headDim, ldc: shape.qStride, threads: 1)
             }
         }
     }
 
-    /// Gradients for q (overwritten), k and v (overwritten; grouped heads summed).
+    /// Gradients for q (overwritten), k and v (overwritten; grouped heads summed in ascending h).
     public static func attentionBackward(dq: Buffer, dk: Buffer, dv: Buffer, dout: ConstBuffer, probs_BHTT: ConstBuffer,
                                          q: ConstBuffer, k: ConstBuffer, v: ConstBuffer,
                                          batch: Int, seq: Int, heads: Int, kvHeads: Int, headDim: Int) {
-        let group = heads / kvHeads
-        let qStride = heads * headDim, kvStride = kvHeads * headDim
-        let scale = 1 / Float(headDim).squareRoot()
-        dk.update(repeating: 0, count: batch * seq * kvStride)
-        dv.update(repeating: 0, count: batch * seq * kvStride)
-        let dp = Buffer.allocate(capacity: seq * seq)
-        defer { dp.deallocate() }
-        for b in 0..<batch {
-            for h in 0..<heads {
-                let kv = h / group
-                let p = probs_BHTT + ((b * heads + h) * seq * seq)
-                let qh = q + b * seq * qStride + h * headDim, dqh = dq + b * seq * qStride + h * headDim
-                let kh = k + b * seq * kvStride + kv * headDim, dkh = dk + b * seq * kvStride + kv * headDim
-                let vh = v + b * seq * kvStride + kv * headDim, dvh = dv + b * seq * kvStride + kv * headDim
-                let douth = dout + b * seq * qStride + h * headDim
+        let shape = AttentionShape(batch: batch, seq: seq, heads: heads, kvHeads: kvHeads, headDim: headDim)
+        let pointers = AttentionGradientPointers(dq: dq, dk: dk, dv: dv, dout: dout, probs: probs_BHTT, q: q, k: k, v: v)
+        dk.update(repeating: 0, count: batch * seq * shape.kvStride)
+        dv.update(repeating: 0, count: batch * seq * shape.kvStride)
+        shape.forEachPair { b, kv in
+            let dp = Buffer.allocate(capacity: seq * seq)
+            defer { dp.deallocate() }
+            for h in (kv * shape.group)..<((kv + 1) * shape.group) {
+                let p = pointers.probs + ((b * heads + h) * seq * seq)
+                let qOffset = b * seq * shape.qStride + h * headDim, kvOffset = b * seq * shape.kvStride + kv * headDim
+                let douth = pointers.dout + qOffset
                 // dv += p^T dout ; dp = dout v^T
-                BLAS.gemm(m: seq, n: headDim, k: seq, a: p, transposeA: true, b: douth, ldb: qStride, c: dvh, ldc: kvStride, beta: 1)
-                BLAS.gemm(m: seq, n: seq, k: headDim, a: douth, lda: qStride, b: vh, transposeB: true, ldb: kvStride, c: dp)
+                TrainingGEMM.multiply(m: seq, n: headDim, k: seq, a: p, transposeA: true, b: douth, ldb: shape.qStride,
+                                      c: pointers.dv + kvOffset, ldc: shape.kvStride, accumulate: true, threads: 1)
+                TrainingGEMM.multiply(m: seq, n: seq, k: headDim, a: douth, lda: shape.qStride, b: pointers.v + kvOffset,
+                                      transposeB: true, ldb: shape.kvStride, c: dp, threads: 1)
                 // softmax backward: ds = p * (dp - sum(p * dp)), then the 1/sqrt(D) scale.
                 for t in 0..<seq {
                     let pr = p + t * seq, dr = dp + t * seq
                     var dot: Float = 0
                     for s in 0...t { dot += pr[s] * dr[s] }
-                    for s in 0..<seq { dr[s] = s <= t ? pr[s] * (dr[s] - dot) * scale : 0 }
+                    for s in 0..<seq { dr[s] = s <= t ? pr[s] * (dr[s] - dot) * shape.scale : 0 }
                 }
                 // dq = ds k ; dk += ds^T q
-                BLAS.gemm(m: seq, n: headDim, k: seq, a: dp, b: kh, ldb: kvStride, c: dqh, ldc: qStride)
-                BLAS.gemm(m: seq, n: headDim, k: seq, a: dp, transposeA: true, b: qh, ldb: qStride, c: dkh, ldc: kvStride, beta: 1)
+                TrainingGEMM.multiply(m: seq, n: headDim, k: seq, a: dp, b: pointers.k + kvOffset, ldb: shape.kvStride,
+                                      c: pointers.dq + qOffset, ldc: shape.qStride, threads: 1)
+                TrainingGEMM.multiply(m: seq, n: headDim, k: seq, a: dp, transposeA: true, b: pointers.q + qOffset,
+                                      ldb: shape.qStride, c: pointers.dk + kvOffset, ldc: shape.kvStride, accumulate: true,
+                                      threads: 1)
             }
         }
     }
@@ -273,4 +284,35 @@ public enum Kernels {
                                     gradientScale: dlogits_NV == nil ? nil : 1 / Float(max(count, 1)))
         return (count > 0 ? total / Double(count) : 0, count)
     }
+}
+
+/// The sizes of one attention call, and the split of its work over threads.
+struct AttentionShape {
+    let batch: Int, seq: Int, heads: Int, kvHeads: Int, headDim: Int
+    var group: Int { heads / kvHeads }
+    var qStride: Int { heads * headDim }
+    var kvStride: Int { kvHeads * headDim }
+    var scale: Float { 1 / Float(headDim).squareRoot() }
+
+    /// Runs `body(b, kvHead)` for every sequence and KV head, in parallel over the tools'
+    /// threads. Pairs touch disjoint outputs, so the split never changes a result.
+    func forEachPair(_ body: @escaping @Sendable (_ b: Int, _ kvHead: Int) -> Void) {
+        let pairs = batch * kvHeads, parts = min(FixedOrder.threads, pairs)
+        guard parts > 1 else {
+            for pair in 0..<pairs { body(pair / kvHeads, pair % kvHeads) }
+            return
+        }
+        DispatchQueue.concurrentPerform(iterations: parts) { part in
+            for pair in (pairs * part / parts)..<(pairs * (part + 1) / parts) { body(pair / kvHeads, pair % kvHeads) }
+        }
+    }
+}
+
+/// Raw pointers handed to the attention threads (each writes only its own heads' rows).
+private struct AttentionPointers: @unchecked Sendable {
+    let out: Buffer, probs: Buffer, q: ConstBuffer, k: ConstBuffer, v: ConstBuffer
+}
+
+private struct AttentionGradientPointers: @unchecked Sendable {
+    let dq: Buffer, dk: Buffer, dv: Buffer, dout: ConstBuffer, probs: ConstBuffer, q: ConstBuffer, k: ConstBuffer, v: ConstBuffer
 }

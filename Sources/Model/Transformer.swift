@@ -31,6 +31,8 @@ public final class Transformer {
     public var gradients: [Float]
     var blocks: [BlockOffsets] = []
     var embedding = 0, positions: Int?, finalNormW = 0, finalNormB: Int?, head = 0
+    /// The buffers of the last training step, reused by the next (see `TrainingWorkspace`).
+    var trainingWorkspace: TrainingWorkspace?
 
     public var parameterCount: Int { parameters.count }
 
@@ -138,14 +140,17 @@ extension Transformer {
         }
     }
 
+    /// `accumulate` adds the input gradient into `dx` (the residual stream's) instead of
+    /// overwriting it.
     func normBackward(dx: Buffer, dy: ConstBuffer, x: ConstBuffer, mean: ConstBuffer, rstd: ConstBuffer, weight: Int, bias: Int?,
-                      n: Int, parameters p: ConstBuffer, gradients g: Buffer) {
+                      n: Int, parameters p: ConstBuffer, gradients g: Buffer, accumulate: Bool = false) {
         let d = config.hiddenSize
         if let bias {
             Kernels.layerNormBackward(dx_NC: dx, dw_C: g + weight, db_C: g + bias, dy_NC: dy, x_NC: x, w_C: p + weight,
-                                      mean_N: mean, rstd_N: rstd, n: n, c: d)
+                                      mean_N: mean, rstd_N: rstd, n: n, c: d, accumulate: accumulate)
         } else {
-            Kernels.rmsNormBackward(dx_NC: dx, dw_C: g + weight, dy_NC: dy, x_NC: x, w_C: p + weight, rstd_N: rstd, n: n, c: d)
+            Kernels.rmsNormBackward(dx_NC: dx, dw_C: g + weight, dy_NC: dy, x_NC: x, w_C: p + weight, rstd_N: rstd, n: n, c: d,
+                                    accumulate: accumulate)
         }
     }
 }

@@ -78,6 +78,41 @@ import Testing
         }
     }
 
+    /// Fine-tuning writes the same model bytes for every thread count, BLAS kernel setting and
+    /// instruction set: training's products run on our own kernel (one fma chain per element in
+    /// ascending k), the rest are loops in a fixed order. With OpenBLAS, the coretype changed
+    /// every weight after the first step.
+    @Test func finetuningIsTheSameForEveryThreadCountAndKernel() throws {
+        let lines = Self.problems.enumerated().map { index, problem in
+            #"{"id":"p\#(index)","task":"math","problem":"\#(problem)","answer":"0","completion":"\#(problem)=\#(index)"}"#
+        }
+        try lines.joined(separator: "\n").write(to: dir.url("d.jsonl"), atomically: true, encoding: .utf8)
+        try "Q{{problem}}:".write(to: dir.url("prompt.txt"), atomically: true, encoding: .utf8)
+        let common = ["--base", Self.repository + "/demo/base", "--data", dir.path("d.jsonl"), "--template", dir.path("prompt.txt"),
+                      "--steps", "3", "--batch-size", "5", "--lr", "1e-3"]
+        let settings: [[String: String]] = [
+            ["OPENBLAS_CORETYPE": "HASWELL", "threads": "1"], ["OPENBLAS_CORETYPE": "SKYLAKEX", "threads": "2"],
+            ["OPENBLAS_CORETYPE": "ZEN", "threads": "2"], ["RESTEM_KERNEL_ISA": "avx2", "threads": "2"],
+            ["RESTEM_KERNEL_ISA": "generic", "threads": "1"],
+        ]
+        var reference: (setting: [String: String], weights: Data)?
+        for (index, setting) in settings.enumerated() {
+            let out = dir.path("m\(index)")
+            let result = try runTool("finetune", common + ["--threads", setting["threads"]!, "--out", out],
+                                     environment: setting.filter { $0.key.uppercased() == $0.key })
+            #expect(result.status == 0, "\(result.stderr)")
+            let weights = try Data(contentsOf: URL(fileURLWithPath: out + "/model.safetensors"))
+            guard let first = reference else {
+                reference = (setting, weights)
+                continue
+            }
+            #expect(weights == first.weights, "\(describe(setting)) differs from \(describe(first.setting))")
+        }
+        // Training moved the weights (the comparison is not of three copies of the base).
+        let base = try Transformer.load(directory: Self.repository + "/demo/base")
+        #expect(try Transformer.load(directory: dir.path("m0")).parameters != base.parameters)
+    }
+
     func describe(_ setting: [String: String]) -> String {
         setting.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
     }

@@ -1,0 +1,207 @@
+// Training's matrix products (see gemm.h): a packed, register-tiled product in the manner of
+// GotoBLAS / BLIS, whose every element is one fma chain in ascending k. Blocking over k (KC)
+// stores the partial chain in C and resumes it from there, which is the same chain, so no block
+// size, tile shape or thread split changes a bit. One generic body on clang's 16-float vector
+// type is compiled for AVX-512 (12 x 32 tile: 24 accumulators), AVX2 + FMA (6 x 16: 12 ymm
+// pairs) and baseline x86-64 (libm fmaf per lane): per element the same IEEE operations.
+#include "gemm.h"
+#include "fixed_order.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#pragma clang fp contract(off)
+#pragma clang diagnostic ignored "-Wpsabi"
+
+typedef float v16 __attribute__((ext_vector_type(16)));
+#define INLINE static inline __attribute__((always_inline))
+
+// KC x NR floats of B (32 KB at NR = 32) stay in L1 while a row block of A streams past them;
+// MC x KC floats of A (144 KB) stay in L2; NC x KC of B (1 MB) in L2 or L3.
+enum { KC = 256, MC = 144, NC = 1024, MAX_MR = 12, MAX_NR = 32 };
+
+INLINE v16 load16(const float *p) {
+    v16 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+INLINE void store16(float *p, v16 v) { memcpy(p, &v, sizeof v); }
+
+/// Rows [r0, r0 + rows) of op(A), k in [k0, k0 + kc), as MR-row micro-panels, each k-major
+/// (MR values per k); rows past `rows` are zeros.
+INLINE void pack_a(float *packed, const float *a, ptrdiff_t lda, int trans_a, ptrdiff_t r0, ptrdiff_t rows,
+                   ptrdiff_t k0, ptrdiff_t kc, const int MR) {
+    for (ptrdiff_t p = 0; p < rows; p += MR, packed += MR * kc) {
+        const ptrdiff_t height = rows - p < MR ? rows - p : MR;
+        if (trans_a) {
+            for (ptrdiff_t kk = 0; kk < kc; kk++) {
+                const float *source = a + (k0 + kk) * lda + r0 + p;
+                float *target = packed + kk * MR;
+                for (int r = 0; r < height; r++) target[r] = source[r];
+                for (int r = (int)height; r < MR; r++) target[r] = 0;
+            }
+        } else {
+            for (int r = 0; r < MR; r++) {
+                if (r < height) {
+                    const float *source = a + (r0 + p + r) * lda + k0;
+                    for (ptrdiff_t kk = 0; kk < kc; kk++) packed[kk * MR + r] = source[kk];
+                } else {
+                    for (ptrdiff_t kk = 0; kk < kc; kk++) packed[kk * MR + r] = 0;
+                }
+            }
+        }
+    }
+}
+
+/// Columns [c0, c0 + cols) of op(B), k in [k0, k0 + kc), as NR-column panels, each k-major.
+INLINE void pack_b(float *packed, const float *b, ptrdiff_t ldb, int trans_b, ptrdiff_t c0, ptrdiff_t cols,
+                   ptrdiff_t k0, ptrdiff_t kc, const int NR) {
+    for (ptrdiff_t q = 0; q < cols; q += NR, packed += NR * kc) {
+        const ptrdiff_t width = cols - q < NR ? cols - q : NR;
+        if (trans_b) {
+            for (int j = 0; j < NR; j++) {
+                if (j < width) {
+                    const float *source = b + (c0 + q + j) * ldb + k0;
+                    for (ptrdiff_t kk = 0; kk < kc; kk++) packed[kk * NR + j] = source[kk];
+                } else {
+                    for (ptrdiff_t kk = 0; kk < kc; kk++) packed[kk * NR + j] = 0;
+                }
+            }
+        } else {
+            for (ptrdiff_t kk = 0; kk < kc; kk++) {
+                const float *source = b + (k0 + kk) * ldb + c0 + q;
+                float *target = packed + kk * NR;
+                memcpy(target, source, (size_t)width * sizeof(float));
+                for (ptrdiff_t j = width; j < NR; j++) target[j] = 0;
+            }
+        }
+    }
+}
+
+/// One MR x (16 NV) tile of C: continues each element's chain from C (`resume`) or from 0 over
+/// kc values of k. The accumulators live in registers for the whole k loop.
+INLINE void micro_tile(const float *ap, const float *bp, ptrdiff_t kc, float *c, ptrdiff_t ldc, int resume,
+                       const int MR, const int NV) {
+    // Fully unrolled at every optimization level (-O2 otherwise keeps acc in memory: 2.5x slower).
+    v16 acc[MAX_MR][MAX_NR / 16];
+#pragma unroll
+    for (int r = 0; r < MR; r++)
+#pragma unroll
+        for (int v = 0; v < NV; v++) acc[r][v] = resume ? load16(c + r * ldc + 16 * v) : (v16)0;
+    for (ptrdiff_t kk = 0; kk < kc; kk++) {
+        v16 bv[MAX_NR / 16];
+#pragma unroll
+        for (int v = 0; v < NV; v++) bv[v] = load16(bp + kk * 16 * NV + 16 * v);
+#pragma unroll
+        for (int r = 0; r < MR; r++) {
+            const v16 av = (v16)ap[kk * MR + r];
+#pragma unroll
+            for (int v = 0; v < NV; v++) acc[r][v] = __builtin_elementwise_fma(av, bv[v], acc[r][v]);
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < MR; r++)
+#pragma unroll
+        for (int v = 0; v < NV; v++) store16(c + r * ldc + 16 * v, acc[r][v]);
+}
+
+/// A tile at the edge of C (fewer than MR rows or NR columns) goes through a full-size copy.
+INLINE void edge_tile(const float *ap, const float *bp, ptrdiff_t kc, float *c, ptrdiff_t ldc, int resume,
+                      ptrdiff_t rows, ptrdiff_t cols, const int MR, const int NV) {
+    float scratch[MAX_MR * MAX_NR] = {0};
+    const int NR = 16 * NV;
+    for (ptrdiff_t r = 0; r < rows; r++)
+        for (ptrdiff_t j = 0; j < cols; j++) scratch[r * NR + j] = resume ? c[r * ldc + j] : 0;
+    micro_tile(ap, bp, kc, scratch, NR, 1, MR, NV);
+    for (ptrdiff_t r = 0; r < rows; r++)
+        for (ptrdiff_t j = 0; j < cols; j++) c[r * ldc + j] = scratch[r * NR + j];
+}
+
+INLINE void gemm_body(ptrdiff_t k, const float *a, ptrdiff_t lda, int trans_a, const float *b, ptrdiff_t ldb,
+                      int trans_b, float *c, ptrdiff_t ldc, int accumulate, ptrdiff_t row_begin, ptrdiff_t row_end,
+                      ptrdiff_t col_begin, ptrdiff_t col_end, const int MR, const int NV) {
+    const int NR = 16 * NV;
+    float *packed_a = malloc(sizeof(float) * (MC + MAX_MR) * KC);
+    float *packed_b = malloc(sizeof(float) * (NC + MAX_NR) * KC);
+    if (k == 0 && !accumulate)  // no chain at all: the empty sum
+        for (ptrdiff_t r = row_begin; r < row_end; r++) memset(c + r * ldc + col_begin, 0, sizeof(float) * (col_end - col_begin));
+    for (ptrdiff_t k0 = 0; k0 < k; k0 += KC) {
+        const ptrdiff_t kc = k - k0 < KC ? k - k0 : KC;
+        const int resume = accumulate || k0 > 0;
+        for (ptrdiff_t c0 = col_begin; c0 < col_end; c0 += NC) {
+            const ptrdiff_t cols = col_end - c0 < NC ? col_end - c0 : NC;
+            pack_b(packed_b, b, ldb, trans_b, c0, cols, k0, kc, NR);
+            for (ptrdiff_t r0 = row_begin; r0 < row_end; r0 += MC) {
+                const ptrdiff_t rows = row_end - r0 < MC ? row_end - r0 : MC;
+                pack_a(packed_a, a, lda, trans_a, r0, rows, k0, kc, MR);
+                for (ptrdiff_t q = 0; q < cols; q += NR) {
+                    const float *bp = packed_b + q * kc;
+                    for (ptrdiff_t p = 0; p < rows; p += MR) {
+                        const float *ap = packed_a + p * kc;
+                        float *tile = c + (r0 + p) * ldc + c0 + q;
+                        if (rows - p >= MR && cols - q >= NR)
+                            micro_tile(ap, bp, kc, tile, ldc, resume, MR, NV);
+                        else
+                            edge_tile(ap, bp, kc, tile, ldc, resume, rows - p < MR ? rows - p : MR,
+                                      cols - q < NR ? cols - q : NR, MR, NV);
+                    }
+                }
+            }
+        }
+    }
+    free(packed_a);
+    free(packed_b);
+}
+
+#define DEFINE_GEMM(NAME, ATTRIBUTES, MR, NV)                                                                  \
+    ATTRIBUTES static void NAME(ptrdiff_t k, const float *a, ptrdiff_t lda, int trans_a, const float *b,      \
+                                ptrdiff_t ldb, int trans_b, float *c, ptrdiff_t ldc, int accumulate,          \
+                                ptrdiff_t r0, ptrdiff_t r1, ptrdiff_t c0, ptrdiff_t c1) {                     \
+        gemm_body(k, a, lda, trans_a, b, ldb, trans_b, c, ldc, accumulate, r0, r1, c0, c1, MR, NV);           \
+    }
+
+DEFINE_GEMM(gemm_avx512, __attribute__((target("avx512f,fma"))), 12, 2)
+DEFINE_GEMM(gemm_avx2, __attribute__((target("avx2,fma"))), 6, 1)
+DEFINE_GEMM(gemm_generic, , 4, 1)
+
+enum path { PATH_GENERIC, PATH_AVX2, PATH_AVX512 };
+static enum path chosen = PATH_GENERIC;
+static pthread_once_t choose_once = PTHREAD_ONCE_INIT;
+
+/// The same code path as the fixed-order kernels (and RESTEM_KERNEL_ISA).
+static void choose_path(void) {
+    const char *isa = fixed_order_isa();
+    chosen = strcmp(isa, "avx512") == 0 ? PATH_AVX512 : strcmp(isa, "avx2") == 0 ? PATH_AVX2 : PATH_GENERIC;
+}
+
+ptrdiff_t gemm_tile_rows(void) {
+    pthread_once(&choose_once, choose_path);
+    return chosen == PATH_AVX512 ? 12 : chosen == PATH_AVX2 ? 6 : 4;
+}
+
+ptrdiff_t gemm_tile_columns(void) {
+    pthread_once(&choose_once, choose_path);
+    return chosen == PATH_AVX512 ? 32 : 16;
+}
+
+void gemm_f32(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda, int trans_a, const float *b,
+              ptrdiff_t ldb, int trans_b, float *c, ptrdiff_t ldc, int accumulate, ptrdiff_t row_begin,
+              ptrdiff_t row_end, ptrdiff_t col_begin, ptrdiff_t col_end) {
+    (void)m;
+    (void)n;
+    if (row_begin >= row_end || col_begin >= col_end) return;
+    pthread_once(&choose_once, choose_path);
+    switch (chosen) {
+    case PATH_AVX512:
+        gemm_avx512(k, a, lda, trans_a, b, ldb, trans_b, c, ldc, accumulate, row_begin, row_end, col_begin, col_end);
+        break;
+    case PATH_AVX2:
+        gemm_avx2(k, a, lda, trans_a, b, ldb, trans_b, c, ldc, accumulate, row_begin, row_end, col_begin, col_end);
+        break;
+    default:
+        gemm_generic(k, a, lda, trans_a, b, ldb, trans_b, c, ldc, accumulate, row_begin, row_end, col_begin, col_end);
+        break;
+    }
+}
