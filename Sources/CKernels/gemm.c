@@ -1,5 +1,6 @@
-// Training's matrix products (see gemm.h): a packed, register-tiled product in the manner of
-// GotoBLAS / BLIS, whose every element is one fma chain in ascending k. Blocking over k (KC)
+// Training's matrix products (see gemm.h): a register-tiled product in the manner of GotoBLAS /
+// BLIS (A packed into micro-panels, B packed when stored transposed, read in place otherwise),
+// whose every element is one fma chain in ascending k. Blocking over k (KC)
 // stores the partial chain in C and resumes it from there, which is the same chain, so no block
 // size, tile shape or thread split changes a bit. One generic body on clang's 16-float vector
 // type is compiled for AVX-512 (12 x 32 tile: 24 accumulators), AVX2 + FMA (6 x 16: 12 ymm
@@ -81,8 +82,9 @@ INLINE void pack_b(float *packed, const float *b, ptrdiff_t ldb, int trans_b, pt
 }
 
 /// One MR x (16 NV) tile of C: continues each element's chain from C (`resume`) or from 0 over
-/// kc values of k. The accumulators live in registers for the whole k loop.
-INLINE void micro_tile(const float *ap, const float *bp, ptrdiff_t kc, float *c, ptrdiff_t ldc, int resume,
+/// kc values of k. The accumulators live in registers for the whole k loop. B's rows are `ldbp`
+/// floats apart: NR in a packed panel, or B's own stride when B is read in place.
+INLINE void micro_tile(const float *ap, const float *bp, ptrdiff_t ldbp, ptrdiff_t kc, float *c, ptrdiff_t ldc, int resume,
                        const int MR, const int NV) {
     // Fully unrolled at every optimization level (-O2 otherwise keeps acc in memory: 2.5x slower).
     v16 acc[MAX_MR][MAX_NR / 16];
@@ -93,7 +95,7 @@ INLINE void micro_tile(const float *ap, const float *bp, ptrdiff_t kc, float *c,
     for (ptrdiff_t kk = 0; kk < kc; kk++) {
         v16 bv[MAX_NR / 16];
 #pragma unroll
-        for (int v = 0; v < NV; v++) bv[v] = load16(bp + kk * 16 * NV + 16 * v);
+        for (int v = 0; v < NV; v++) bv[v] = load16(bp + kk * ldbp + 16 * v);
 #pragma unroll
         for (int r = 0; r < MR; r++) {
             const v16 av = (v16)ap[kk * MR + r];
@@ -108,23 +110,44 @@ INLINE void micro_tile(const float *ap, const float *bp, ptrdiff_t kc, float *c,
 }
 
 /// A tile at the edge of C (fewer than MR rows or NR columns) goes through a full-size copy.
-INLINE void edge_tile(const float *ap, const float *bp, ptrdiff_t kc, float *c, ptrdiff_t ldc, int resume,
+INLINE void edge_tile(const float *ap, const float *bp, ptrdiff_t ldbp, ptrdiff_t kc, float *c, ptrdiff_t ldc, int resume,
                       ptrdiff_t rows, ptrdiff_t cols, const int MR, const int NV) {
     float scratch[MAX_MR * MAX_NR] = {0};
     const int NR = 16 * NV;
     for (ptrdiff_t r = 0; r < rows; r++)
         for (ptrdiff_t j = 0; j < cols; j++) scratch[r * NR + j] = resume ? c[r * ldc + j] : 0;
-    micro_tile(ap, bp, kc, scratch, NR, 1, MR, NV);
+    micro_tile(ap, bp, ldbp, kc, scratch, NR, 1, MR, NV);
     for (ptrdiff_t r = 0; r < rows; r++)
         for (ptrdiff_t j = 0; j < cols; j++) c[r * ldc + j] = scratch[r * NR + j];
+}
+
+/// Per-thread packing buffers, grown on demand and kept for the thread's life: a product of a
+/// few thousand multiply-adds (one attention head) must not pay for a megabyte of malloc.
+static __thread float *thread_buffer;
+static __thread size_t thread_buffer_floats;
+
+static float *packing_buffer(size_t floats) {
+    if (floats > thread_buffer_floats) {
+        free(thread_buffer);
+        thread_buffer = aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64);
+        thread_buffer_floats = thread_buffer ? floats : 0;
+        if (!thread_buffer) abort();
+    }
+    return thread_buffer;
 }
 
 INLINE void gemm_body(ptrdiff_t k, const float *a, ptrdiff_t lda, int trans_a, const float *b, ptrdiff_t ldb,
                       int trans_b, float *c, ptrdiff_t ldc, int accumulate, ptrdiff_t row_begin, ptrdiff_t row_end,
                       ptrdiff_t col_begin, ptrdiff_t col_end, const int MR, const int NV) {
     const int NR = 16 * NV;
-    float *packed_a = malloc(sizeof(float) * (MC + MAX_MR) * KC);
-    float *packed_b = malloc(sizeof(float) * (NC + MAX_NR) * KC);
+    const ptrdiff_t kc_max = k < KC ? k : KC;
+    const ptrdiff_t rows_max = row_end - row_begin < MC ? row_end - row_begin : MC;
+    const ptrdiff_t cols_max = col_end - col_begin < NC ? col_end - col_begin : NC;
+    // B stored [k, n] is read in place, NR floats of a row at a time (only a last, narrower panel
+    // is packed); B stored transposed is packed, since a panel's NR values of one k lie far apart.
+    const ptrdiff_t a_floats = (rows_max + MR) * kc_max, b_floats = trans_b ? (cols_max + NR) * kc_max : NR * kc_max;
+    float *packed_a = packing_buffer((size_t)(a_floats + b_floats));
+    float *packed_b = packed_a + a_floats;
     if (k == 0 && !accumulate)  // no chain at all: the empty sum
         for (ptrdiff_t r = row_begin; r < row_end; r++) memset(c + r * ldc + col_begin, 0, sizeof(float) * (col_end - col_begin));
     for (ptrdiff_t k0 = 0; k0 < k; k0 += KC) {
@@ -132,27 +155,28 @@ INLINE void gemm_body(ptrdiff_t k, const float *a, ptrdiff_t lda, int trans_a, c
         const int resume = accumulate || k0 > 0;
         for (ptrdiff_t c0 = col_begin; c0 < col_end; c0 += NC) {
             const ptrdiff_t cols = col_end - c0 < NC ? col_end - c0 : NC;
-            pack_b(packed_b, b, ldb, trans_b, c0, cols, k0, kc, NR);
+            if (trans_b) pack_b(packed_b, b, ldb, trans_b, c0, cols, k0, kc, NR);
+            else if (cols % NR) pack_b(packed_b, b, ldb, trans_b, c0 + cols / NR * NR, cols % NR, k0, kc, NR);
             for (ptrdiff_t r0 = row_begin; r0 < row_end; r0 += MC) {
                 const ptrdiff_t rows = row_end - r0 < MC ? row_end - r0 : MC;
                 pack_a(packed_a, a, lda, trans_a, r0, rows, k0, kc, MR);
                 for (ptrdiff_t q = 0; q < cols; q += NR) {
-                    const float *bp = packed_b + q * kc;
+                    const int in_place = !trans_b && cols - q >= NR;
+                    const float *bp = in_place ? b + k0 * ldb + c0 + q : trans_b ? packed_b + q * kc : packed_b;
+                    const ptrdiff_t ldbp = in_place ? ldb : NR;
                     for (ptrdiff_t p = 0; p < rows; p += MR) {
                         const float *ap = packed_a + p * kc;
                         float *tile = c + (r0 + p) * ldc + c0 + q;
                         if (rows - p >= MR && cols - q >= NR)
-                            micro_tile(ap, bp, kc, tile, ldc, resume, MR, NV);
+                            micro_tile(ap, bp, ldbp, kc, tile, ldc, resume, MR, NV);
                         else
-                            edge_tile(ap, bp, kc, tile, ldc, resume, rows - p < MR ? rows - p : MR,
+                            edge_tile(ap, bp, ldbp, kc, tile, ldc, resume, rows - p < MR ? rows - p : MR,
                                       cols - q < NR ? cols - q : NR, MR, NV);
                     }
                 }
             }
         }
     }
-    free(packed_a);
-    free(packed_b);
 }
 
 #define DEFINE_GEMM(NAME, ATTRIBUTES, MR, NV)                                                                  \
