@@ -34,35 +34,43 @@ public enum Kernels {
     }
 
     // MARK: RMSNorm (llama, qwen2): y = x / rms(x) * w
+    // Rows run in parallel; the weight gradients are sums over rows in fixed chunks (`Parallel`).
+
+    /// Rows per thread hand-off for row-wise loops of width `c` (about 32K values each).
+    static func rowGrain(_ c: Int) -> Int { max(1, 32_768 / max(c, 1)) }
 
     /// `rstd_N` saves 1/rms per row for the backward pass.
     public static func rmsNormForward(y_NC: Buffer, rstd_N: Buffer, x_NC: ConstBuffer, w_C: ConstBuffer, n: Int, c: Int, eps: Float) {
-        for row in 0..<n {
-            let x = x_NC + row * c, y = y_NC + row * c
-            var sumSquares: Float = 0
-            for j in 0..<c { sumSquares += x[j] * x[j] }
-            let rstd = 1 / (sumSquares / Float(c) + eps).squareRoot()
-            rstd_N[row] = rstd
-            for j in 0..<c { y[j] = x[j] * rstd * w_C[j] }
+        Parallel.forRanges(n, grain: rowGrain(c)) { rows in
+            for row in rows {
+                let x = x_NC + row * c, y = y_NC + row * c
+                var sumSquares: Float = 0
+                for j in 0..<c { sumSquares += x[j] * x[j] }
+                let rstd = 1 / (sumSquares / Float(c) + eps).squareRoot()
+                rstd_N[row] = rstd
+                for j in 0..<c { y[j] = x[j] * rstd * w_C[j] }
+            }
         }
     }
 
     /// dx is overwritten, or added to with `accumulate`.
     public static func rmsNormBackward(dx_NC: Buffer, dw_C: Buffer, dy_NC: ConstBuffer, x_NC: ConstBuffer, w_C: ConstBuffer,
                                        rstd_N: ConstBuffer, n: Int, c: Int, accumulate: Bool = false) {
-        for row in 0..<n {
-            let x = x_NC + row * c, dy = dy_NC + row * c, dx = dx_NC + row * c
-            let rstd = rstd_N[row]
-            var dot: Float = 0  // sum_j dy_j w_j x_j
-            for j in 0..<c {
-                dot += dy[j] * w_C[j] * x[j]
-                dw_C[j] += dy[j] * x[j] * rstd
-            }
-            let scale = dot * rstd * rstd * rstd / Float(c)
-            if accumulate {
-                for j in 0..<c { dx[j] += dy[j] * w_C[j] * rstd - x[j] * scale }
-            } else {
-                for j in 0..<c { dx[j] = dy[j] * w_C[j] * rstd - x[j] * scale }
+        Parallel.chunkedSum(rows: n, width: c, into: dw_C) { rows, dw in
+            for row in rows {
+                let x = x_NC + row * c, dy = dy_NC + row * c, dx = dx_NC + row * c
+                let rstd = rstd_N[row]
+                var dot: Float = 0  // sum_j dy_j w_j x_j
+                for j in 0..<c {
+                    dot += dy[j] * w_C[j] * x[j]
+                    dw[j] += dy[j] * x[j] * rstd
+                }
+                let scale = dot * rstd * rstd * rstd / Float(c)
+                if accumulate {
+                    for j in 0..<c { dx[j] += dy[j] * w_C[j] * rstd - x[j] * scale }
+                } else {
+                    for j in 0..<c { dx[j] = dy[j] * w_C[j] * rstd - x[j] * scale }
+                }
             }
         }
     }
@@ -71,62 +79,82 @@ public enum Kernels {
 
     public static func layerNormForward(y_NC: Buffer, mean_N: Buffer, rstd_N: Buffer, x_NC: ConstBuffer, w_C: ConstBuffer,
                                         b_C: ConstBuffer, n: Int, c: Int, eps: Float) {
-        for row in 0..<n {
-            let x = x_NC + row * c, y = y_NC + row * c
-            var mean: Float = 0
-            for j in 0..<c { mean += x[j] }
-            mean /= Float(c)
-            var variance: Float = 0
-            for j in 0..<c { variance += (x[j] - mean) * (x[j] - mean) }
-            let rstd = 1 / (variance / Float(c) + eps).squareRoot()
-            mean_N[row] = mean
-            rstd_N[row] = rstd
-            for j in 0..<c { y[j] = (x[j] - mean) * rstd * w_C[j] + b_C[j] }
+        Parallel.forRanges(n, grain: rowGrain(c)) { rows in
+            for row in rows {
+                let x = x_NC + row * c, y = y_NC + row * c
+                var mean: Float = 0
+                for j in 0..<c { mean += x[j] }
+                mean /= Float(c)
+                var variance: Float = 0
+                for j in 0..<c { variance += (x[j] - mean) * (x[j] - mean) }
+                let rstd = 1 / (variance / Float(c) + eps).squareRoot()
+                mean_N[row] = mean
+                rstd_N[row] = rstd
+                for j in 0..<c { y[j] = (x[j] - mean) * rstd * w_C[j] + b_C[j] }
+            }
         }
     }
 
+    /// dx is overwritten, or added to with `accumulate`.
     public static func layerNormBackward(dx_NC: Buffer, dw_C: Buffer, db_C: Buffer, dy_NC: ConstBuffer, x_NC: ConstBuffer,
                                          w_C: ConstBuffer, mean_N: ConstBuffer, rstd_N: ConstBuffer, n: Int, c: Int,
                                          accumulate: Bool = false) {
-        for row in 0..<n {
-            let x = x_NC + row * c, dy = dy_NC + row * c, dx = dx_NC + row * c
-            let mean = mean_N[row], rstd = rstd_N[row]
-            var dnormMean: Float = 0, dnormDotNorm: Float = 0
-            for j in 0..<c {
-                let norm = (x[j] - mean) * rstd
-                let dnorm = dy[j] * w_C[j]
-                dnormMean += dnorm
-                dnormDotNorm += dnorm * norm
-                dw_C[j] += dy[j] * norm
-                db_C[j] += dy[j]
+        // One chunked sum carries both parameter gradients: [dw | db], 2c wide.
+        let both = Buffer.allocate(capacity: 2 * c)
+        defer { both.deallocate() }
+        both.initialize(repeating: 0, count: 2 * c)
+        Parallel.chunkedSum(rows: n, width: 2 * c, into: both) { rows, partial in
+            let dw = partial, db = partial + c
+            for row in rows {
+                let x = x_NC + row * c, dy = dy_NC + row * c, dx = dx_NC + row * c
+                let mean = mean_N[row], rstd = rstd_N[row]
+                var dnormMean: Float = 0, dnormDotNorm: Float = 0
+                for j in 0..<c {
+                    let norm = (x[j] - mean) * rstd
+                    let dnorm = dy[j] * w_C[j]
+                    dnormMean += dnorm
+                    dnormDotNorm += dnorm * norm
+                    dw[j] += dy[j] * norm
+                    db[j] += dy[j]
+                }
+                dnormMean /= Float(c)
+                dnormDotNorm /= Float(c)
+                for j in 0..<c {
+                    let norm = (x[j] - mean) * rstd
+                    let gradient = (dy[j] * w_C[j] - dnormMean - norm * dnormDotNorm) * rstd
+                    dx[j] = accumulate ? dx[j] + gradient : gradient
+                }
             }
-            dnormMean /= Float(c)
-            dnormDotNorm /= Float(c)
-            for j in 0..<c {
-                let norm = (x[j] - mean) * rstd
-                let gradient = (dy[j] * w_C[j] - dnormMean - norm * dnormDotNorm) * rstd
-                dx[j] = accumulate ? dx[j] + gradient : gradient
-            }
+        }
+        for j in 0..<c {
+            dw_C[j] += both[j]
+            db_C[j] += both[c + j]
         }
     }
 
-    // MARK: activations
+    // MARK: activations (element-wise, in parallel)
+
+    static let elementGrain = 1 << 15
 
     /// SwiGLU: h = silu(gate) * up. `gate_NF` and `up_NF` are kept for the backward pass.
     public static func swigluForward(h_NF: Buffer, gate_NF: ConstBuffer, up_NF: ConstBuffer, count: Int) {
-        for i in 0..<count {
-            let g = gate_NF[i]
-            h_NF[i] = g / (1 + Foundation.exp(-g)) * up_NF[i]
+        Parallel.forRanges(count, grain: elementGrain) { range in
+            for i in range {
+                let g = gate_NF[i]
+                h_NF[i] = g / (1 + Foundation.exp(-g)) * up_NF[i]
+            }
         }
     }
 
     public static func swigluBackward(dgate_NF: Buffer, dup_NF: Buffer, dh_NF: ConstBuffer, gate_NF: ConstBuffer, up_NF: ConstBuffer, count: Int) {
-        for i in 0..<count {
-            let g = gate_NF[i]
-            let sigmoid = 1 / (1 + Foundation.exp(-g))
-            let silu = g * sigmoid
-            dup_NF[i] = dh_NF[i] * silu
-            dgate_NF[i] = dh_NF[i] * up_NF[i] * sigmoid * (1 + g * (1 - sigmoid))
+        Parallel.forRanges(count, grain: elementGrain) { range in
+            for i in range {
+                let g = gate_NF[i]
+                let sigmoid = 1 / (1 + Foundation.exp(-g))
+                let silu = g * sigmoid
+                dup_NF[i] = dh_NF[i] * silu
+                dgate_NF[i] = dh_NF[i] * up_NF[i] * sigmoid * (1 + g * (1 - sigmoid))
+            }
         }
     }
 
@@ -134,19 +162,23 @@ public enum Kernels {
 
     /// GELU, tanh approximation (GPT-2's gelu_new).
     public static func geluForward(y: Buffer, x: ConstBuffer, count: Int) {
-        for i in 0..<count {
-            let v = x[i]
-            y[i] = 0.5 * v * (1 + Foundation.tanh(geluScale * (v + 0.044715 * v * v * v)))
+        Parallel.forRanges(count, grain: elementGrain) { range in
+            for i in range {
+                let v = x[i]
+                y[i] = 0.5 * v * (1 + Foundation.tanh(geluScale * (v + 0.044715 * v * v * v)))
+            }
         }
     }
 
     public static func geluBackward(dx: Buffer, dy: ConstBuffer, x: ConstBuffer, count: Int) {
-        for i in 0..<count {
-            let v = x[i]
-            let inner = geluScale * (v + 0.044715 * v * v * v)
-            let t = Foundation.tanh(inner)
-            let sech2 = 1 - t * t
-            dx[i] = dy[i] * (0.5 * (1 + t) + 0.5 * v * sech2 * geluScale * (1 + 3 * 0.044715 * v * v))
+        Parallel.forRanges(count, grain: elementGrain) { range in
+            for i in range {
+                let v = x[i]
+                let inner = geluScale * (v + 0.044715 * v * v * v)
+                let t = Foundation.tanh(inner)
+                let sech2 = 1 - t * t
+                dx[i] = dy[i] * (0.5 * (1 + t) + 0.5 * v * sech2 * geluScale * (1 + 3 * 0.044715 * v * v))
+            }
         }
     }
 
@@ -172,6 +204,9 @@ public enum Kernels {
     }
 
     // MARK: causal self-attention with grouped-query heads
+    // Queries go in blocks of `AttentionShape.block` rows; a block's products stop at its last
+    // row's position, since every later key has probability 0. A chain that stops before such
+    // terms equals the full one: fma(0, v, acc) is acc for every finite v.
 
     /// For each sequence b and head h: out = softmax(q k^T / sqrt(D) + causal mask) v, with KV
     /// head h / (H / KV). q is [B*T, H*D], k and v are [B*T, KV*D], out is [B*T, H*D]; the
@@ -184,22 +219,25 @@ public enum Kernels {
         shape.forEachPair { b, kv in
             for h in (kv * shape.group)..<((kv + 1) * shape.group) {
                 let p = pointers.probs + ((b * heads + h) * seq * seq)
-                let qh = pointers.q + b * seq * shape.qStride + h * headDim
-                let kh = pointers.k + b * seq * shape.kvStride + kv * headDim
-                let vh = pointers.v + b * seq * shape.kvStride + kv * headDim
-                TrainingGEMM.multiply(m: seq, n: seq, k: headDim, a: qh, lda: shape.qStride, b: kh, transposeB: true,
-                                      ldb: shape.kvStride, c: p, threads: 1)
-                for t in 0..<seq {
-                    let row = p + t * seq
-                    var maximum = -Float.infinity
-                    for s in 0...t { row[s] *= shape.scale; maximum = max(maximum, row[s]) }
-                    var sum: Float = 0
-                    for s in 0...t { row[s] = Foundation.exp(row[s] - maximum); sum += row[s] }
-                    for s in 0...t { row[s] /= sum }
-                    for s in (t + 1)..<seq { row[s] = 0 }
+                let qOffset = b * seq * shape.qStride + h * headDim, kvOffset = b * seq * shape.kvStride + kv * headDim
+                for rows in shape.blocks {
+                    let keys = rows.upperBound  // positions 0..<keys are visible to some row of the block
+                    TrainingGEMM.multiply(m: rows.count, n: keys, k: headDim, a: pointers.q + qOffset + rows.lowerBound * shape.qStride,
+                                          lda: shape.qStride, b: pointers.k + kvOffset, transposeB: true, ldb: shape.kvStride,
+                                          c: p + rows.lowerBound * seq, ldc: seq, threads: 1)
+                    for t in rows {
+                        let row = p + t * seq
+                        var maximum = -Float.infinity
+                        for s in 0...t { row[s] *= shape.scale; maximum = max(maximum, row[s]) }
+                        var sum: Float = 0
+                        for s in 0...t { row[s] = Foundation.exp(row[s] - maximum); sum += row[s] }
+                        for s in 0...t { row[s] /= sum }
+                        for s in (t + 1)..<seq { row[s] = 0 }
+                    }
+                    TrainingGEMM.multiply(m: rows.count, n: headDim, k: keys, a: p + rows.lowerBound * seq, lda: seq,
+                                          b: pointers.v + kvOffset, ldb: shape.kvStride,
+                                          c: pointers.out + qOffset + rows.lowerBound * shape.qStride, ldc: shape.qStride, threads: 1)
                 }
-                TrainingGEMM.multiply(m: seq, n: headDim, k: seq, a: p, b: vh, ldb: shape.kvStride,
-                                      c: pointers.out + b * seq * shape.qStride + h * headDim, ldc: shape.qStride, threads: 1)
             }
         }
     }
@@ -213,30 +251,42 @@ public enum Kernels {
         dk.update(repeating: 0, count: batch * seq * shape.kvStride)
         dv.update(repeating: 0, count: batch * seq * shape.kvStride)
         shape.forEachPair { b, kv in
-            let dp = Buffer.allocate(capacity: seq * seq)
-            defer { dp.deallocate() }
+            let ds = Buffer.allocate(capacity: seq * seq)  // dp, then the scores' gradient, in place
+            defer { ds.deallocate() }
             for h in (kv * shape.group)..<((kv + 1) * shape.group) {
                 let p = pointers.probs + ((b * heads + h) * seq * seq)
                 let qOffset = b * seq * shape.qStride + h * headDim, kvOffset = b * seq * shape.kvStride + kv * headDim
                 let douth = pointers.dout + qOffset
-                // dv += p^T dout ; dp = dout v^T
-                TrainingGEMM.multiply(m: seq, n: headDim, k: seq, a: p, transposeA: true, b: douth, ldb: shape.qStride,
-                                      c: pointers.dv + kvOffset, ldc: shape.kvStride, accumulate: true, threads: 1)
-                TrainingGEMM.multiply(m: seq, n: seq, k: headDim, a: douth, lda: shape.qStride, b: pointers.v + kvOffset,
-                                      transposeB: true, ldb: shape.kvStride, c: dp, threads: 1)
-                // softmax backward: ds = p * (dp - sum(p * dp)), then the 1/sqrt(D) scale.
-                for t in 0..<seq {
-                    let pr = p + t * seq, dr = dp + t * seq
-                    var dot: Float = 0
-                    for s in 0...t { dot += pr[s] * dr[s] }
-                    for s in 0..<seq { dr[s] = s <= t ? pr[s] * (dr[s] - dot) * shape.scale : 0 }
+                for rows in shape.blocks {
+                    let keys = rows.upperBound
+                    // dp = dout v^T, then ds = p * (dp - sum(p * dp)) and the 1/sqrt(D) scale.
+                    TrainingGEMM.multiply(m: rows.count, n: keys, k: headDim, a: douth + rows.lowerBound * shape.qStride,
+                                          lda: shape.qStride, b: pointers.v + kvOffset, transposeB: true, ldb: shape.kvStride,
+                                          c: ds + rows.lowerBound * seq, ldc: seq, threads: 1)
+                    for t in rows {
+                        let pr = p + t * seq, dr = ds + t * seq
+                        var dot: Float = 0
+                        for s in 0...t { dot += pr[s] * dr[s] }
+                        for s in 0..<seq { dr[s] = s <= t ? pr[s] * (dr[s] - dot) * shape.scale : 0 }
+                    }
+                    // dq = ds k over the visible keys.
+                    TrainingGEMM.multiply(m: rows.count, n: headDim, k: keys, a: ds + rows.lowerBound * seq, lda: seq,
+                                          b: pointers.k + kvOffset, ldb: shape.kvStride,
+                                          c: pointers.dq + qOffset + rows.lowerBound * shape.qStride, ldc: shape.qStride, threads: 1)
                 }
-                // dq = ds k ; dk += ds^T q
-                TrainingGEMM.multiply(m: seq, n: headDim, k: seq, a: dp, b: pointers.k + kvOffset, ldb: shape.kvStride,
-                                      c: pointers.dq + qOffset, ldc: shape.qStride, threads: 1)
-                TrainingGEMM.multiply(m: seq, n: headDim, k: seq, a: dp, transposeA: true, b: pointers.q + qOffset,
-                                      ldb: shape.qStride, c: pointers.dk + kvOffset, ldc: shape.kvStride, accumulate: true,
-                                      threads: 1)
+                // dv += p^T dout and dk += ds^T q: key s gets terms from queries t >= s only, so a
+                // block of keys starts its chain at its first position.
+                for keys in shape.blocks {
+                    let first = keys.lowerBound, later = seq - first
+                    TrainingGEMM.multiply(m: keys.count, n: headDim, k: later, a: p + first * seq + first, transposeA: true, lda: seq,
+                                          b: douth + first * shape.qStride, ldb: shape.qStride,
+                                          c: pointers.dv + kvOffset + first * shape.kvStride, ldc: shape.kvStride, accumulate: true,
+                                          threads: 1)
+                    TrainingGEMM.multiply(m: keys.count, n: headDim, k: later, a: ds + first * seq + first, transposeA: true, lda: seq,
+                                          b: pointers.q + qOffset + first * shape.qStride, ldb: shape.qStride,
+                                          c: pointers.dk + kvOffset + first * shape.kvStride, ldc: shape.kvStride, accumulate: true,
+                                          threads: 1)
+                }
             }
         }
     }
@@ -248,27 +298,33 @@ public enum Kernels {
     /// and rows without a target by zeros: the caller multiplies by the head weight right away,
     /// so no probability matrix for the whole batch ever exists.
     public static func crossEntropySum(logits_NV: Buffer, targets: ArraySlice<Int>, n: Int, v: Int, gradientScale: Float?) -> Double {
-        var total = 0.0
-        for (row, target) in zip(0..<n, targets) {
-            let logits = logits_NV + row * v
-            guard target >= 0 else {
-                if gradientScale != nil { logits.update(repeating: 0, count: v) }
-                continue
-            }
-            var maximum = -Float.infinity
-            for j in 0..<v { maximum = max(maximum, logits[j]) }
-            var sum: Double = 0
-            for j in 0..<v { sum += Double(Foundation.exp(logits[j] - maximum)) }
-            let logSum = Foundation.log(sum) + Double(maximum)
-            total += logSum - Double(logits[target])
-            if let gradientScale {
-                for j in 0..<v {
-                    let probability = Float(Foundation.exp(Double(logits[j]) - logSum))
-                    logits[j] = (probability - (j == target ? 1 : 0)) * gradientScale
+        var losses = [Double](repeating: 0, count: n)
+        let targets = Array(targets)
+        losses.withUnsafeMutableBufferPointer { losses in
+            let loss_N = losses.baseAddress!
+            Parallel.forRanges(min(n, targets.count), grain: rowGrain(v)) { rows in
+                for row in rows {
+                    let logits = logits_NV + row * v, target = targets[row]
+                    guard target >= 0 else {
+                        if gradientScale != nil { logits.update(repeating: 0, count: v) }
+                        continue
+                    }
+                    var maximum = -Float.infinity
+                    for j in 0..<v { maximum = max(maximum, logits[j]) }
+                    var sum: Double = 0
+                    for j in 0..<v { sum += Double(Foundation.exp(logits[j] - maximum)) }
+                    let logSum = Foundation.log(sum) + Double(maximum)
+                    loss_N[row] = logSum - Double(logits[target])
+                    if let gradientScale {
+                        for j in 0..<v {
+                            let probability = Float(Foundation.exp(Double(logits[j]) - logSum))
+                            logits[j] = (probability - (j == target ? 1 : 0)) * gradientScale
+                        }
+                    }
                 }
             }
         }
-        return total
+        return losses.reduce(0, +)
     }
 
     /// Mean cross-entropy over the rows whose target is >= 0 (a convenience over
@@ -293,6 +349,9 @@ struct AttentionShape {
     var qStride: Int { heads * headDim }
     var kvStride: Int { kvHeads * headDim }
     var scale: Float { 1 / Float(headDim).squareRoot() }
+
+    /// Query (and key) blocks: 48 rows, a few register tiles of the product kernel.
+    var blocks: [Range<Int>] { stride(from: 0, to: seq, by: 48).map { $0..<min(seq, $0 + 48) } }
 
     /// Runs `body(b, kvHead)` for every sequence and KV head, in parallel over the tools'
     /// threads. Pairs touch disjoint outputs, so the split never changes a result.

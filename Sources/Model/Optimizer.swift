@@ -32,13 +32,16 @@ public struct AdamW: Sendable {
             model.gradients.withUnsafeBufferPointer { g in
                 firstMoment.withUnsafeMutableBufferPointer { m in
                     secondMoment.withUnsafeMutableBufferPointer { v in
+                        let (p, g, m, v) = (p.baseAddress!, g.baseAddress!, m.baseAddress!, v.baseAddress!)
                         for tensor in model.tensors where !(model.config.tiedEmbeddings && tensor.name == "lm_head.weight") {
                             let decay = tensor.decays ? lr * wd : 0
-                            for i in tensor.offset..<(tensor.offset + tensor.count) {
-                                m[i] = b1 * m[i] + (1 - b1) * g[i]
-                                v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
-                                p[i] -= decay * p[i]
-                                p[i] -= lr * (m[i] / correction1) / ((v[i] / correction2).squareRoot() + eps)
+                            Parallel.forRanges(tensor.count, grain: 1 << 16) { range in
+                                for i in (tensor.offset + range.lowerBound)..<(tensor.offset + range.upperBound) {
+                                    m[i] = b1 * m[i] + (1 - b1) * g[i]
+                                    v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
+                                    p[i] -= decay * p[i]
+                                    p[i] -= lr * (m[i] / correction1) / ((v[i] / correction2).squareRoot() + eps)
+                                }
                             }
                         }
                     }
@@ -49,14 +52,32 @@ public struct AdamW: Sendable {
 }
 
 /// Scales gradients so their global L2 norm is at most `maxNorm`; returns the norm before.
+/// The squares are summed in Double over fixed chunks, then the chunks in order: the same
+/// norm for every thread count.
 @discardableResult
 public func clipGradients(_ gradients: inout [Float], maxNorm: Float) -> Float {
-    var sum: Double = 0
-    for g in gradients { sum += Double(g) * Double(g) }
-    let norm = Float(sum.squareRoot())
+    let chunk = 1 << 16, count = gradients.count
+    let chunks = (count + chunk - 1) / chunk
+    var partials = [Double](repeating: 0, count: chunks)
+    gradients.withUnsafeMutableBufferPointer { gb in
+        partials.withUnsafeMutableBufferPointer { pb in
+            let g = gb.baseAddress!, partial = pb.baseAddress!
+            Parallel.forRanges(chunks, grain: 1) { range in
+                for c in range {
+                    var sum: Double = 0
+                    for i in (c * chunk)..<min(count, (c + 1) * chunk) { sum += Double(g[i]) * Double(g[i]) }
+                    partial[c] = sum
+                }
+            }
+        }
+    }
+    let norm = Float(partials.reduce(0, +).squareRoot())
     if maxNorm > 0 && norm > maxNorm {
         let scale = maxNorm / (norm + 1e-6)
-        for i in gradients.indices { gradients[i] *= scale }
+        gradients.withUnsafeMutableBufferPointer { gb in
+            let g = gb.baseAddress!
+            Parallel.forRanges(count, grain: 1 << 16) { range in for i in range { g[i] *= scale } }
+        }
     }
     return norm
 }

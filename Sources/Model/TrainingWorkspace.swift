@@ -104,15 +104,23 @@ struct RopeTable {
     /// r % seq); `inverse` applies the transpose rotation (the backward pass).
     func apply(_ x_NHD: Buffer, rows: Int, seq: Int, heads: Int, inverse: Bool = false) {
         let headDim = 2 * half
-        for row in 0..<rows {
-            let position = row % seq
-            for h in 0..<heads {
-                let base = x_NHD + (row * heads + h) * headDim
-                for j in 0..<half {
-                    let c = cosine[position * half + j], s = inverse ? -sine[position * half + j] : sine[position * half + j]
-                    let a = base[j], b = base[j + half]
-                    base[j] = a * c - b * s
-                    base[j + half] = b * c + a * s
+        cosine.withUnsafeBufferPointer { cosines in
+            sine.withUnsafeBufferPointer { sines in
+                let cosine = cosines.baseAddress!, sine = sines.baseAddress!
+                Parallel.forRanges(rows, grain: Kernels.rowGrain(heads * headDim)) { range in
+                    for row in range {
+                        let position = row % seq
+                        for h in 0..<heads {
+                            let base = x_NHD + (row * heads + h) * headDim
+                            for j in 0..<half {
+                                let c = cosine[position * half + j]
+                                let s = inverse ? -sine[position * half + j] : sine[position * half + j]
+                                let a = base[j], b = base[j + half]
+                                base[j] = a * c - b * s
+                                base[j + half] = b * c + a * s
+                            }
+                        }
+                    }
                 }
             }
         }
