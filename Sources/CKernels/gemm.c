@@ -9,6 +9,7 @@
 #include "fixed_order.h"
 
 #include <pthread.h>
+#include <xmmintrin.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,8 +85,8 @@ INLINE void pack_b(float *packed, const float *b, ptrdiff_t ldb, int trans_b, pt
 /// One MR x (16 NV) tile of C: continues each element's chain from C (`resume`) or from 0 over
 /// kc values of k. The accumulators live in registers for the whole k loop. B's rows are `ldbp`
 /// floats apart: NR in a packed panel, or B's own stride when B is read in place.
-INLINE void micro_tile(const float *ap, const float *bp, ptrdiff_t ldbp, ptrdiff_t kc, float *c, ptrdiff_t ldc, int resume,
-                       const int MR, const int NV) {
+INLINE void micro_tile(const float *ap, ptrdiff_t rs_a, ptrdiff_t cs_a, const float *bp, ptrdiff_t ldbp, ptrdiff_t kc,
+                       float *c, ptrdiff_t ldc, int resume, const int MR, const int NV) {
     // Fully unrolled at every optimization level (-O2 otherwise keeps acc in memory: 2.5x slower).
     v16 acc[MAX_MR][MAX_NR / 16];
 #pragma unroll
@@ -98,7 +99,7 @@ INLINE void micro_tile(const float *ap, const float *bp, ptrdiff_t ldbp, ptrdiff
         for (int v = 0; v < NV; v++) bv[v] = load16(bp + kk * ldbp + 16 * v);
 #pragma unroll
         for (int r = 0; r < MR; r++) {
-            const v16 av = (v16)ap[kk * MR + r];
+            const v16 av = (v16)ap[r * rs_a + kk * cs_a];
 #pragma unroll
             for (int v = 0; v < NV; v++) acc[r][v] = __builtin_elementwise_fma(av, bv[v], acc[r][v]);
         }
@@ -110,13 +111,13 @@ INLINE void micro_tile(const float *ap, const float *bp, ptrdiff_t ldbp, ptrdiff
 }
 
 /// A tile at the edge of C (fewer than MR rows or NR columns) goes through a full-size copy.
-INLINE void edge_tile(const float *ap, const float *bp, ptrdiff_t ldbp, ptrdiff_t kc, float *c, ptrdiff_t ldc, int resume,
-                      ptrdiff_t rows, ptrdiff_t cols, const int MR, const int NV) {
+INLINE void edge_tile(const float *ap, ptrdiff_t rs_a, ptrdiff_t cs_a, const float *bp, ptrdiff_t ldbp, ptrdiff_t kc,
+                      float *c, ptrdiff_t ldc, int resume, ptrdiff_t rows, ptrdiff_t cols, const int MR, const int NV) {
     float scratch[MAX_MR * MAX_NR] = {0};
     const int NR = 16 * NV;
     for (ptrdiff_t r = 0; r < rows; r++)
         for (ptrdiff_t j = 0; j < cols; j++) scratch[r * NR + j] = resume ? c[r * ldc + j] : 0;
-    micro_tile(ap, bp, ldbp, kc, scratch, NR, 1, MR, NV);
+    micro_tile(ap, rs_a, cs_a, bp, ldbp, kc, scratch, NR, 1, MR, NV);
     for (ptrdiff_t r = 0; r < rows; r++)
         for (ptrdiff_t j = 0; j < cols; j++) c[r * ldc + j] = scratch[r * NR + j];
 }
@@ -140,6 +141,9 @@ INLINE void gemm_body(ptrdiff_t k, const float *a, ptrdiff_t lda, int trans_a, c
                       int trans_b, float *c, ptrdiff_t ldc, int accumulate, ptrdiff_t row_begin, ptrdiff_t row_end,
                       ptrdiff_t col_begin, ptrdiff_t col_end, const int MR, const int NV) {
     const int NR = 16 * NV;
+    // A is packed when a packed micro-panel serves many column panels; for a narrow C (up to
+    // 8 panels) the packing costs more than it saves, and A is read in place with its strides.
+    const int IN_PLACE_A = col_end - col_begin <= 8 * NR;
     const ptrdiff_t kc_max = k < KC ? k : KC;
     const ptrdiff_t rows_max = row_end - row_begin < MC ? row_end - row_begin : MC;
     const ptrdiff_t cols_max = col_end - col_begin < NC ? col_end - col_begin : NC;
@@ -159,18 +163,27 @@ INLINE void gemm_body(ptrdiff_t k, const float *a, ptrdiff_t lda, int trans_a, c
             else if (cols % NR) pack_b(packed_b, b, ldb, trans_b, c0 + cols / NR * NR, cols % NR, k0, kc, NR);
             for (ptrdiff_t r0 = row_begin; r0 < row_end; r0 += MC) {
                 const ptrdiff_t rows = row_end - r0 < MC ? row_end - r0 : MC;
-                pack_a(packed_a, a, lda, trans_a, r0, rows, k0, kc, MR);
+                if (!IN_PLACE_A) pack_a(packed_a, a, lda, trans_a, r0, rows, k0, kc, MR);
                 for (ptrdiff_t q = 0; q < cols; q += NR) {
                     const int in_place = !trans_b && cols - q >= NR;
                     const float *bp = in_place ? b + k0 * ldb + c0 + q : trans_b ? packed_b + q * kc : packed_b;
                     const ptrdiff_t ldbp = in_place ? ldb : NR;
                     for (ptrdiff_t p = 0; p < rows; p += MR) {
-                        const float *ap = packed_a + p * kc;
                         float *tile = c + (r0 + p) * ldc + c0 + q;
-                        if (rows - p >= MR && cols - q >= NR)
-                            micro_tile(ap, bp, ldbp, kc, tile, ldc, resume, MR, NV);
+                        const int full_rows = rows - p >= MR;
+                        if (IN_PLACE_A && full_rows) {
+                            const float *ap = trans_a ? a + k0 * lda + r0 + p : a + (r0 + p) * lda + k0;
+                            const ptrdiff_t rs = trans_a ? 1 : lda, cs = trans_a ? lda : 1;
+                            if (cols - q >= NR) micro_tile(ap, rs, cs, bp, ldbp, kc, tile, ldc, resume, MR, NV);
+                            else edge_tile(ap, rs, cs, bp, ldbp, kc, tile, ldc, resume, MR, cols - q, MR, NV);
+                            continue;
+                        }
+                        if (IN_PLACE_A) pack_a(packed_a, a, lda, trans_a, r0 + p, rows - p, k0, kc, MR);
+                        const float *ap = IN_PLACE_A ? packed_a : packed_a + p * kc;
+                        if (full_rows && cols - q >= NR)
+                            micro_tile(ap, 1, MR, bp, ldbp, kc, tile, ldc, resume, MR, NV);
                         else
-                            edge_tile(ap, bp, ldbp, kc, tile, ldc, resume, rows - p < MR ? rows - p : MR,
+                            edge_tile(ap, 1, MR, bp, ldbp, kc, tile, ldc, resume, full_rows ? MR : rows - p,
                                       cols - q < NR ? cols - q : NR, MR, NV);
                     }
                 }
@@ -217,6 +230,11 @@ void gemm_f32(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t l
     (void)n;
     if (row_begin >= row_end || col_begin >= col_end) return;
     pthread_once(&choose_once, choose_path);
+    // Denormals flushed to zero, inputs (DAZ) and results (FTZ), for this product only: one
+    // denormal operand costs an x86 FMA a microcode assist, and a model that has learned its task
+    // is full of them (softmax tails, their gradients): 75x slower in a measured product.
+    const unsigned int saved_csr = _mm_getcsr();
+    _mm_setcsr(saved_csr | 0x8040);
     switch (chosen) {
     case PATH_AVX512:
         gemm_avx512(k, a, lda, trans_a, b, ldb, trans_b, c, ldc, accumulate, row_begin, row_end, col_begin, col_end);
@@ -228,4 +246,5 @@ void gemm_f32(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t l
         gemm_generic(k, a, lda, trans_a, b, ldb, trans_b, c, ldc, accumulate, row_begin, row_end, col_begin, col_end);
         break;
     }
+    _mm_setcsr(saved_csr);
 }

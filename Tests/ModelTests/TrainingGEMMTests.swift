@@ -47,4 +47,20 @@ import Testing
         TrainingGEMM.multiply(m: m, n: n, k: k, a: a, b: b, c: &three, threads: 3)
         #expect(one == two && two == three)
     }
+
+    /// Denormal operands and results count as zero inside a product (DAZ/FTZ, which every x86-64
+    /// CPU applies alike), and the caller's floating-point state comes back unchanged.
+    @Test func denormalsAreFlushedInsideTheProductOnly() {
+        let denormal = Float.leastNormalMagnitude / 8
+        var c: [Float] = [7]
+        TrainingGEMM.multiply(m: 1, n: 1, k: 1, a: [denormal], b: [1], c: &c, threads: 1)
+        #expect(c == [0])  // input flushed: 7 is overwritten by 0 * 1
+        TrainingGEMM.multiply(m: 1, n: 1, k: 1, a: [1e-20], b: [1e-20], c: &c, threads: 1)
+        #expect(c == [0])  // 1e-40 is below the normal range: flushed
+        TrainingGEMM.multiply(m: 1, n: 1, k: 2, a: [1e-20, 2], b: [1e-20, 3], c: &c, threads: 1)
+        #expect(c == [6])
+        // Outside the product, denormals are back: Swift's own arithmetic keeps them.
+        let half = [denormal].map { $0 * 0.5 }[0]
+        #expect(half > 0 && half == denormal / 2)
+    }
 }
