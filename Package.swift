@@ -30,7 +30,8 @@ let package = Package(
         .target(name: "CSandbox"),
         // Async-signal-safe removal of temporary files on SIGINT/SIGTERM.
         .target(name: "CSignalCleanup"),
-        // Inference's matrix products in a fixed reduction order (AVX-512 / AVX2 / baseline bodies).
+        // Our matrix kernels (AVX-512 / AVX2 / baseline bodies, the same bits on each): inference's
+        // fixed-order products and training's GEMM (one fma chain per element).
         .target(name: "CKernels"),
 
         // Records and shards: JSON, zstd/gzip streams, atomic files, shard selection.

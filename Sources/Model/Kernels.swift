@@ -1,3 +1,4 @@
+import CKernels
 import Dispatch
 import Foundation
 
@@ -136,25 +137,19 @@ public enum Kernels {
 
     static let elementGrain = 1 << 15
 
-    /// SwiGLU: h = silu(gate) * up. `gate_NF` and `up_NF` are kept for the backward pass.
+    /// SwiGLU: h = silu(gate) * up. `gate_NF` and `up_NF` are kept for the backward pass. Runs on
+    /// `Sources/CKernels/activations.c`: 16 lanes, an exp of our own (the same bits on every CPU,
+    /// which libm's expf is not).
     public static func swigluForward(h_NF: Buffer, gate_NF: ConstBuffer, up_NF: ConstBuffer, count: Int) {
         Parallel.forRanges(count, grain: elementGrain) { range in
-            for i in range {
-                let g = gate_NF[i]
-                h_NF[i] = g / (1 + Foundation.exp(-g)) * up_NF[i]
-            }
+            swiglu_forward(h_NF + range.lowerBound, gate_NF + range.lowerBound, up_NF + range.lowerBound, range.count)
         }
     }
 
     public static func swigluBackward(dgate_NF: Buffer, dup_NF: Buffer, dh_NF: ConstBuffer, gate_NF: ConstBuffer, up_NF: ConstBuffer, count: Int) {
         Parallel.forRanges(count, grain: elementGrain) { range in
-            for i in range {
-                let g = gate_NF[i]
-                let sigmoid = 1 / (1 + Foundation.exp(-g))
-                let silu = g * sigmoid
-                dup_NF[i] = dh_NF[i] * silu
-                dgate_NF[i] = dh_NF[i] * up_NF[i] * sigmoid * (1 + g * (1 - sigmoid))
-            }
+            let start = range.lowerBound
+            swiglu_backward(dgate_NF + start, dup_NF + start, dh_NF + start, gate_NF + start, up_NF + start, range.count)
         }
     }
 
@@ -225,15 +220,7 @@ public enum Kernels {
                     TrainingGEMM.multiply(m: rows.count, n: keys, k: headDim, a: pointers.q + qOffset + rows.lowerBound * shape.qStride,
                                           lda: shape.qStride, b: pointers.k + kvOffset, transposeB: true, ldb: shape.kvStride,
                                           c: p + rows.lowerBound * seq, ldc: seq, threads: 1)
-                    for t in rows {
-                        let row = p + t * seq
-                        var maximum = -Float.infinity
-                        for s in 0...t { row[s] *= shape.scale; maximum = max(maximum, row[s]) }
-                        var sum: Float = 0
-                        for s in 0...t { row[s] = Foundation.exp(row[s] - maximum); sum += row[s] }
-                        for s in 0...t { row[s] /= sum }
-                        for s in (t + 1)..<seq { row[s] = 0 }
-                    }
+                    for t in rows { softmax_row(p + t * seq, t, seq, shape.scale) }
                     TrainingGEMM.multiply(m: rows.count, n: headDim, k: keys, a: p + rows.lowerBound * seq, lda: seq,
                                           b: pointers.v + kvOffset, ldb: shape.kvStride,
                                           c: pointers.out + qOffset + rows.lowerBound * shape.qStride, ldc: shape.qStride, threads: 1)

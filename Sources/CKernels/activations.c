@@ -1,0 +1,195 @@
+// Training's element-wise functions (see activations.h), one generic body on clang's 16-float
+// vector type compiled for AVX-512, AVX2 + FMA and baseline x86-64 like the matrix kernels.
+#include "activations.h"
+#include "fixed_order.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+
+#pragma clang fp contract(off)
+#pragma clang diagnostic ignored "-Wpsabi"
+
+typedef float v16 __attribute__((ext_vector_type(16)));
+typedef int i16v __attribute__((ext_vector_type(16)));
+typedef float v8 __attribute__((ext_vector_type(8)));
+typedef float v4 __attribute__((ext_vector_type(4)));
+typedef float v2 __attribute__((ext_vector_type(2)));
+#define INLINE static inline __attribute__((always_inline))
+#define FMA __builtin_elementwise_fma
+
+INLINE v16 load16(const float *p) {
+    v16 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+INLINE void store16(float *p, v16 v) { memcpy(p, &v, sizeof v); }
+
+/// The first `count` (< 16) values, the rest `fill`.
+INLINE v16 load_partial(const float *p, ptrdiff_t count, float fill) {
+    float padded[16];
+    for (int l = 0; l < 16; l++) padded[l] = fill;
+    memcpy(padded, p, (size_t)count * sizeof(float));
+    return load16(padded);
+}
+
+INLINE void store_partial(float *p, v16 v, ptrdiff_t count) {
+    float padded[16];
+    memcpy(padded, &v, sizeof v);
+    memcpy(p, padded, (size_t)count * sizeof(float));
+}
+
+/// exp(x) = 2^n * e^r with n = round(x / ln 2) and |r| <= ln(2)/2, e^r by its Taylor polynomial
+/// to degree 6 (truncation error below 1.2e-7 relative). Inputs are clamped to [-87, 88], where
+/// the result is a normal float.
+INLINE v16 exp16(v16 x) {
+    x = __builtin_elementwise_min(__builtin_elementwise_max(x, (v16)-87.0f), (v16)88.0f);
+    const v16 shifter = (v16)12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
+    const v16 n = FMA(x, (v16)1.44269504088896341f, shifter) - shifter;
+    v16 r = FMA(n, (v16)-0.693145751953125f, x);      // ln 2, high part (exact product)
+    r = FMA(n, (v16)-1.42860682030941723e-6f, r);     // ln 2, low part
+    v16 p = (v16)(1.0f / 720);
+    p = FMA(p, r, (v16)(1.0f / 120));
+    p = FMA(p, r, (v16)(1.0f / 24));
+    p = FMA(p, r, (v16)(1.0f / 6));
+    p = FMA(p, r, (v16)0.5f);
+    p = FMA(p, r, (v16)1.0f);
+    p = FMA(p, r, (v16)1.0f);
+    const i16v bits = (__builtin_convertvector(n, i16v) + 127) << 23;
+    v16 scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+INLINE float reduce_add(v16 v) {
+    v8 s8 = v.lo + v.hi;
+    v4 s4 = s8.lo + s8.hi;
+    v2 s2 = s4.lo + s4.hi;
+    return s2.x + s2.y;
+}
+
+INLINE float reduce_max(v16 v) {
+    v8 s8 = __builtin_elementwise_max(v.lo, v.hi);
+    v4 s4 = __builtin_elementwise_max(s8.lo, s8.hi);
+    v2 s2 = __builtin_elementwise_max(s4.lo, s4.hi);
+    return s2.x > s2.y ? s2.x : s2.y;
+}
+
+INLINE v16 sigmoid16(v16 g) { return (v16)1.0f / ((v16)1.0f + exp16(-g)); }
+
+INLINE void swiglu_forward_body(float *h, const float *gate, const float *up, ptrdiff_t count) {
+    ptrdiff_t i = 0;
+    for (; i + 16 <= count; i += 16) {
+        const v16 g = load16(gate + i);
+        store16(h + i, g * sigmoid16(g) * load16(up + i));
+    }
+    if (i < count) {
+        const v16 g = load_partial(gate + i, count - i, 0);
+        store_partial(h + i, g * sigmoid16(g) * load_partial(up + i, count - i, 0), count - i);
+    }
+}
+
+INLINE void swiglu_backward_body(float *dgate, float *dup, const float *dh, const float *gate, const float *up,
+                                 ptrdiff_t count) {
+    for (ptrdiff_t i = 0; i < count; i += 16) {
+        const ptrdiff_t n = count - i < 16 ? count - i : 16;
+        const v16 g = n == 16 ? load16(gate + i) : load_partial(gate + i, n, 0);
+        const v16 u = n == 16 ? load16(up + i) : load_partial(up + i, n, 0);
+        const v16 d = n == 16 ? load16(dh + i) : load_partial(dh + i, n, 0);
+        const v16 s = sigmoid16(g);
+        const v16 du = d * (g * s), dg = d * u * s * ((v16)1.0f + g * ((v16)1.0f - s));
+        if (n == 16) {
+            store16(dup + i, du);
+            store16(dgate + i, dg);
+        } else {
+            store_partial(dup + i, du, n);
+            store_partial(dgate + i, dg, n);
+        }
+    }
+}
+
+INLINE void softmax_row_body(float *x, ptrdiff_t last, ptrdiff_t width, float scale) {
+    const ptrdiff_t count = last + 1;
+    v16 maximum = (v16)-INFINITY;
+    for (ptrdiff_t s = 0; s < count; s += 16) {
+        const ptrdiff_t n = count - s < 16 ? count - s : 16;
+        const v16 v = (n == 16 ? load16(x + s) : load_partial(x + s, n, -INFINITY)) * scale;
+        maximum = __builtin_elementwise_max(maximum, v);
+    }
+    const float top = reduce_max(maximum);
+    v16 sum = (v16)0;
+    for (ptrdiff_t s = 0; s < count; s += 16) {
+        const ptrdiff_t n = count - s < 16 ? count - s : 16;
+        const v16 v = (n == 16 ? load16(x + s) : load_partial(x + s, n, 0)) * scale;
+        v16 e = exp16(v - top);
+        if (n < 16) {
+            float lanes[16];
+            memcpy(lanes, &e, sizeof e);
+            for (ptrdiff_t l = n; l < 16; l++) lanes[l] = 0;
+            memcpy(&e, lanes, sizeof e);
+            store_partial(x + s, e, n);
+        } else {
+            store16(x + s, e);
+        }
+        sum += e;
+    }
+    const float total = reduce_add(sum);
+    for (ptrdiff_t s = 0; s < count; s++) x[s] /= total;
+    for (ptrdiff_t s = count; s < width; s++) x[s] = 0;
+}
+
+INLINE void vector_exp_body(float *y, const float *x, ptrdiff_t count) {
+    for (ptrdiff_t i = 0; i < count; i += 16) {
+        const ptrdiff_t m = count - i < 16 ? count - i : 16;
+        store_partial(y + i, exp16(load_partial(x + i, m, 0)), m);
+    }
+}
+
+#define DEFINE_PATHS(SUFFIX, ATTRIBUTES)                                                                        \
+    ATTRIBUTES static void swiglu_forward_##SUFFIX(float *h, const float *g, const float *u, ptrdiff_t n) {     \
+        swiglu_forward_body(h, g, u, n);                                                                       \
+    }                                                                                                          \
+    ATTRIBUTES static void swiglu_backward_##SUFFIX(float *dg, float *du, const float *dh, const float *g,     \
+                                                   const float *u, ptrdiff_t n) {                              \
+        swiglu_backward_body(dg, du, dh, g, u, n);                                                             \
+    }                                                                                                          \
+    ATTRIBUTES static void softmax_row_##SUFFIX(float *x, ptrdiff_t last, ptrdiff_t width, float scale) {      \
+        softmax_row_body(x, last, width, scale);                                                               \
+    }                                                                                                          \
+    ATTRIBUTES static void vector_exp_##SUFFIX(float *y, const float *x, ptrdiff_t n) {                        \
+        vector_exp_body(y, x, n);                                                                              \
+    }
+
+DEFINE_PATHS(avx512, __attribute__((target("avx512f,fma"))))
+DEFINE_PATHS(avx2, __attribute__((target("avx2,fma"))))
+DEFINE_PATHS(generic, )
+
+enum path { PATH_GENERIC, PATH_AVX2, PATH_AVX512 };
+static enum path chosen = PATH_GENERIC;
+static pthread_once_t choose_once = PTHREAD_ONCE_INIT;
+
+static void choose_path(void) {
+    const char *isa = fixed_order_isa();
+    chosen = strcmp(isa, "avx512") == 0 ? PATH_AVX512 : strcmp(isa, "avx2") == 0 ? PATH_AVX2 : PATH_GENERIC;
+}
+
+#define DISPATCH(NAME, ...)                                                                                    \
+    do {                                                                                                       \
+        pthread_once(&choose_once, choose_path);                                                               \
+        if (chosen == PATH_AVX512) NAME##_avx512(__VA_ARGS__);                                                 \
+        else if (chosen == PATH_AVX2) NAME##_avx2(__VA_ARGS__);                                                \
+        else NAME##_generic(__VA_ARGS__);                                                                      \
+    } while (0)
+
+void swiglu_forward(float *h, const float *gate, const float *up, ptrdiff_t count) {
+    DISPATCH(swiglu_forward, h, gate, up, count);
+}
+
+void swiglu_backward(float *dgate, float *dup, const float *dh, const float *gate, const float *up, ptrdiff_t count) {
+    DISPATCH(swiglu_backward, dgate, dup, dh, gate, up, count);
+}
+
+void softmax_row(float *x, ptrdiff_t last, ptrdiff_t width, float scale) { DISPATCH(softmax_row, x, last, width, scale); }
+
+void vector_exp(float *y, const float *x, ptrdiff_t count) { DISPATCH(vector_exp, y, x, count); }
