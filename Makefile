@@ -180,7 +180,8 @@ test-integration: deps $(INTEGRATION_VENV)/installed
 	swift build --build-tests
 	RESTEM_INTEGRATION_BIN=$(abspath $(INTEGRATION_VENV)/bin) swift test --skip-build --filter IntegrationTests
 
-# `make bench SECTIONS="math code"` runs only those sections (engine, shards, math, code, tokenizer).
+# `make bench SECTIONS="math code"` runs only those sections (engine, shards, math, code, tokenizer; and,
+# only when named, training and products: the training step and its matrix products alone).
 bench: deps
 	$(SWIFT_BUILD) --product bench
 	$(BIN)/bench $(SECTIONS)

@@ -286,10 +286,12 @@ func benchTraining(peak: Double) -> [Row] {
         var optimizer = AdamW(parameterCount: model.parameterCount)
         let tokens = (0..<(batch * seq)).map { ($0 * 7 + 3) % config.vocabSize }
         let targets = (0..<(batch * seq)).map { ($0 * 7 + 10) % config.vocabSize }
-        let time = best(of: 2) {
+        func step() {
             model.step(tokens: tokens, targets: targets, batch: batch, seq: seq)
             optimizer.update(model, learningRate: 1e-4)
         }
+        step()  // warm-up: the first step allocates the workspace
+        let time = best(of: 3, step)
         let tokenCount = Double(batch * seq)
         let flops = tokenCount * (6 * Double(model.parameterCount) + 12 * Double(config.layers * seq * config.hiddenSize))
         let gflops = flops / time / 1e9
