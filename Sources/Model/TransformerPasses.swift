@@ -33,11 +33,14 @@ extension Transformer {
     }
 
     /// The workspace of the last step if this one fits in it, else a new one (the old one freed
-    /// first, so two never coexist).
+    /// first, so two never coexist). Sequences are padded to the longest of their batch, so the
+    /// length varies from step to step: room is made for a multiple of 64 positions (at most the
+    /// model's context), or a run would reallocate, and fault in fresh pages, at every new maximum.
     private func workspace(batch: Int, seq: Int) -> TrainingWorkspace {
         if let work = trainingWorkspace, work.fits(batch: batch, seq: seq, heads: config.heads) { return work }
         trainingWorkspace = nil
-        let work = TrainingWorkspace(config: config, rows: batch * seq, batch: batch, seq: seq)
+        let room = max(seq, min(config.maxPositions, (seq + 63) / 64 * 64))
+        let work = TrainingWorkspace(config: config, rows: batch * room, batch: batch, seq: room)
         trainingWorkspace = work
         return work
     }
