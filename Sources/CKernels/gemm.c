@@ -122,17 +122,24 @@ INLINE void edge_tile(const float *ap, ptrdiff_t rs_a, ptrdiff_t cs_a, const flo
         for (ptrdiff_t j = 0; j < cols; j++) c[r * ldc + j] = scratch[r * NR + j];
 }
 
-/// Per-thread packing buffers, grown on demand and kept for the thread's life: a product of a
-/// few thousand multiply-adds (one attention head) must not pay for a megabyte of malloc.
+/// Per-thread packing buffers, grown on demand and kept for the thread's life (freed when it
+/// exits): a product of a few thousand multiply-adds (one attention head) must not pay for a
+/// megabyte of malloc.
 static __thread float *thread_buffer;
 static __thread size_t thread_buffer_floats;
+static pthread_key_t buffer_key;
+static pthread_once_t buffer_key_once = PTHREAD_ONCE_INIT;
+
+static void make_buffer_key(void) { pthread_key_create(&buffer_key, free); }
 
 static float *packing_buffer(size_t floats) {
     if (floats > thread_buffer_floats) {
+        pthread_once(&buffer_key_once, make_buffer_key);
         free(thread_buffer);
         thread_buffer = aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64);
-        thread_buffer_floats = thread_buffer ? floats : 0;
         if (!thread_buffer) abort();
+        thread_buffer_floats = floats;
+        pthread_setspecific(buffer_key, thread_buffer);  // its destructor frees it at thread exit
     }
     return thread_buffer;
 }
