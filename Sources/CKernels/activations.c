@@ -139,6 +139,43 @@ INLINE void softmax_row_body(float *x, ptrdiff_t last, ptrdiff_t width, float sc
     for (ptrdiff_t s = count; s < width; s++) x[s] = 0;
 }
 
+/// Cross-entropy of one row of logits: returns log(sum exp(x)) - x[target] in Double; with
+/// `scale` > 0 the row becomes its gradient (softmax(x) - onehot(target)) * scale.
+INLINE double cross_entropy_row_body(float *x, ptrdiff_t width, ptrdiff_t target, float scale) {
+    v16 maximum = (v16)-INFINITY;
+    for (ptrdiff_t j = 0; j < width; j += 16) {
+        const ptrdiff_t n = width - j < 16 ? width - j : 16;
+        maximum = __builtin_elementwise_max(maximum, n == 16 ? load16(x + j) : load_partial(x + j, n, -INFINITY));
+    }
+    const float top = reduce_max(maximum);
+    v16 sum = (v16)0;
+    for (ptrdiff_t j = 0; j < width; j += 16) {
+        const ptrdiff_t n = width - j < 16 ? width - j : 16;
+        // Padding lanes hold -inf - top: exp16 clamps it to a tiny normal, so mask them to 0.
+        v16 e = exp16((n == 16 ? load16(x + j) : load_partial(x + j, n, -INFINITY)) - top);
+        if (n < 16) {
+            float lanes[16];
+            memcpy(lanes, &e, sizeof e);
+            for (ptrdiff_t l = n; l < 16; l++) lanes[l] = 0;
+            memcpy(&e, lanes, sizeof e);
+        }
+        sum += e;
+    }
+    const float total = reduce_add(sum);
+    const double loss = (double)top + log((double)total) - (double)x[target];
+    if (scale > 0) {
+        const v16 factor = (v16)(scale / total);  // softmax * scale = exp(x - top) * (scale / sum)
+        for (ptrdiff_t j = 0; j < width; j += 16) {
+            const ptrdiff_t n = width - j < 16 ? width - j : 16;
+            const v16 p = exp16((n == 16 ? load16(x + j) : load_partial(x + j, n, 0)) - top) * factor;
+            if (n == 16) store16(x + j, p);
+            else store_partial(x + j, p, n);
+        }
+        x[target] -= scale;
+    }
+    return loss;
+}
+
 INLINE void vector_exp_body(float *y, const float *x, ptrdiff_t count) {
     for (ptrdiff_t i = 0; i < count; i += 16) {
         const ptrdiff_t m = count - i < 16 ? count - i : 16;
@@ -156,6 +193,9 @@ INLINE void vector_exp_body(float *y, const float *x, ptrdiff_t count) {
     }                                                                                                          \
     ATTRIBUTES static void softmax_row_##SUFFIX(float *x, ptrdiff_t last, ptrdiff_t width, float scale) {      \
         softmax_row_body(x, last, width, scale);                                                               \
+    }                                                                                                          \
+    ATTRIBUTES static double cross_entropy_row_##SUFFIX(float *x, ptrdiff_t width, ptrdiff_t target, float scale) { \
+        return cross_entropy_row_body(x, width, target, scale);                                                \
     }                                                                                                          \
     ATTRIBUTES static void vector_exp_##SUFFIX(float *y, const float *x, ptrdiff_t n) {                        \
         vector_exp_body(y, x, n);                                                                              \
@@ -193,3 +233,10 @@ void swiglu_backward(float *dgate, float *dup, const float *dh, const float *gat
 void softmax_row(float *x, ptrdiff_t last, ptrdiff_t width, float scale) { DISPATCH(softmax_row, x, last, width, scale); }
 
 void vector_exp(float *y, const float *x, ptrdiff_t count) { DISPATCH(vector_exp, y, x, count); }
+
+double cross_entropy_row(float *x, ptrdiff_t width, ptrdiff_t target, float scale) {
+    pthread_once(&choose_once, choose_path);
+    if (chosen == PATH_AVX512) return cross_entropy_row_avx512(x, width, target, scale);
+    if (chosen == PATH_AVX2) return cross_entropy_row_avx2(x, width, target, scale);
+    return cross_entropy_row_generic(x, width, target, scale);
+}

@@ -296,18 +296,7 @@ public enum Kernels {
                         if gradientScale != nil { logits.update(repeating: 0, count: v) }
                         continue
                     }
-                    var maximum = -Float.infinity
-                    for j in 0..<v { maximum = max(maximum, logits[j]) }
-                    var sum: Double = 0
-                    for j in 0..<v { sum += Double(Foundation.exp(logits[j] - maximum)) }
-                    let logSum = Foundation.log(sum) + Double(maximum)
-                    loss_N[row] = logSum - Double(logits[target])
-                    if let gradientScale {
-                        for j in 0..<v {
-                            let probability = Float(Foundation.exp(Double(logits[j]) - logSum))
-                            logits[j] = (probability - (j == target ? 1 : 0)) * gradientScale
-                        }
-                    }
+                    loss_N[row] = cross_entropy_row(logits, v, target, gradientScale ?? 0)
                 }
             }
         }

@@ -44,4 +44,23 @@ import Testing
             #expect(row[(last + 1)...].allSatisfy { $0 == 0 })
         }
     }
+
+    @Test func crossEntropyRowAndItsGradientMatchDouble() {
+        for width in [1, 19, 512, 1000] {
+            let logits = (0..<width).map { Float(sin(Double($0) * 0.9)) * 12 }
+            let target = width / 3
+            let top = logits.map(Double.init).max()!
+            let sum = logits.map { Foundation.exp(Double($0) - top) }.reduce(0, +)
+            var row = logits
+            let loss = cross_entropy_row(&row, width, target, 0.25)
+            #expect(abs(loss - (top + Foundation.log(sum) - Double(logits[target]))) < 1e-5)
+            for j in 0..<width {
+                let expected = (Foundation.exp(Double(logits[j]) - top) / sum - (j == target ? 1 : 0)) * 0.25
+                #expect(abs(Double(row[j]) - expected) < 1e-7)
+            }
+            var untouched = logits
+            _ = cross_entropy_row(&untouched, width, target, 0)  // scale 0: the loss only
+            #expect(untouched == logits)
+        }
+    }
 }

@@ -18,6 +18,11 @@ void swiglu_backward(float *dgate, float *dup, const float *dh, const float *gat
 /// The maximum and the sum are taken over 16 lanes (index mod 16), then a fixed tree.
 void softmax_row(float *x, ptrdiff_t last, ptrdiff_t width, float scale);
 
+/// The cross-entropy of one row of logits, log(sum_j exp(x_j)) - x[target] (the log-sum in
+/// Double, from a float sum over 16 lanes); with `scale` > 0 the row is replaced by its
+/// gradient (softmax(x) - onehot(target)) * scale.
+double cross_entropy_row(float *x, ptrdiff_t width, ptrdiff_t target, float scale);
+
 /// exp over `count` values (for tests against a reference).
 void vector_exp(float *y, const float *x, ptrdiff_t count);
 
