@@ -93,15 +93,35 @@ INLINE void micro_tile(const float *ap, ptrdiff_t rs_a, ptrdiff_t cs_a, const fl
     for (int r = 0; r < MR; r++)
 #pragma unroll
         for (int v = 0; v < NV; v++) acc[r][v] = resume ? load16(c + r * ldc + 16 * v) : (v16)0;
-    for (ptrdiff_t kk = 0; kk < kc; kk++) {
-        v16 bv[MAX_NR / 16];
+    // The k loop in two forms, so that every address is a register plus a constant or plus k:
+    // A's MR values of one k adjacent (packed, or A stored transposed), or A's rows in place.
+    if (rs_a == 1) {
+        for (ptrdiff_t kk = 0; kk < kc; kk++) {
+            const float *a_k = ap + kk * cs_a;
+            v16 bv[MAX_NR / 16];
 #pragma unroll
-        for (int v = 0; v < NV; v++) bv[v] = load16(bp + kk * ldbp + 16 * v);
+            for (int v = 0; v < NV; v++) bv[v] = load16(bp + kk * ldbp + 16 * v);
 #pragma unroll
-        for (int r = 0; r < MR; r++) {
-            const v16 av = (v16)ap[r * rs_a + kk * cs_a];
+            for (int r = 0; r < MR; r++) {
+                const v16 av = (v16)a_k[r];
 #pragma unroll
-            for (int v = 0; v < NV; v++) acc[r][v] = __builtin_elementwise_fma(av, bv[v], acc[r][v]);
+                for (int v = 0; v < NV; v++) acc[r][v] = __builtin_elementwise_fma(av, bv[v], acc[r][v]);
+            }
+        }
+    } else {
+        const float *rows[MAX_MR];
+#pragma unroll
+        for (int r = 0; r < MR; r++) rows[r] = ap + r * rs_a;
+        for (ptrdiff_t kk = 0; kk < kc; kk++) {
+            v16 bv[MAX_NR / 16];
+#pragma unroll
+            for (int v = 0; v < NV; v++) bv[v] = load16(bp + kk * ldbp + 16 * v);
+#pragma unroll
+            for (int r = 0; r < MR; r++) {
+                const v16 av = (v16)rows[r][kk * cs_a];
+#pragma unroll
+                for (int v = 0; v < NV; v++) acc[r][v] = __builtin_elementwise_fma(av, bv[v], acc[r][v]);
+            }
         }
     }
 #pragma unroll
