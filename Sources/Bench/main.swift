@@ -461,10 +461,16 @@ func benchPeers() throws -> [Row] {
 /// What `generate` does per problem, without a tokenizer: each sequence's random prompt
 /// prefilled on its own cache, then all sequences decoded together, one temperature-1 draw per
 /// row per step (softmax over the vocabulary, one uniform number) until `newTokens` tokens.
-func sampleLikeGenerate(_ model: Transformer, sequences: Int, promptTokens: Int, newTokens: Int) {
+/// Returns a hash of every logit's bits and every drawn token (to check that an engine change
+/// keeps the samples byte-identical).
+@discardableResult
+func sampleLikeGenerate(_ model: Transformer, sequences: Int, promptTokens: Int, newTokens: Int) -> UInt64 {
     let vocab = model.config.vocabSize
     var random = SplitMix(state: 7)
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    func mix(_ value: UInt64) { hash = (hash ^ value) &* 0x100_0000_01b3 }
     func draw(_ logits: ArraySlice<Float>) -> Int {
+        for logit in logits { mix(UInt64(logit.bitPattern)) }
         let maximum = logits.max()!
         let weights = logits.map { Foundation.exp(Double($0 - maximum)) }
         var target = random.uniform() * weights.reduce(0, +)
@@ -482,6 +488,26 @@ func sampleLikeGenerate(_ model: Transformer, sequences: Int, promptTokens: Int,
     for _ in 1..<newTokens {
         let logits = model.forward(tokens: last, caches: caches, logitRows: Array(0..<sequences))
         last = (0..<sequences).map { draw(logits[($0 * vocab)..<(($0 + 1) * vocab)]) }
+        for token in last { mix(UInt64(token)) }
+    }
+    return hash
+}
+
+/// `bench sampling [SEQUENCES...]`: only our side of the peers' sampling rows (the 25.6M llama,
+/// 32-token prompts, 128 new tokens, 2 threads), with the hash of the samples.
+func benchSampling(_ counts: [Int]) -> [Row] {
+    BLAS.setThreads(2)
+    let config = ModelConfig(architecture: .llama, vocabSize: 512, hiddenSize: 512, intermediateSize: 1376, layers: 8,
+                             heads: 8, kvHeads: 8, maxPositions: 1024)
+    let sampler = Transformer(config: config)
+    sampler.initializeRandomly(seed: 2)
+    sampleLikeGenerate(sampler, sequences: 1, promptTokens: 4, newTokens: 4)
+    return counts.map { sequences in
+        var hash: UInt64 = 0
+        let time = seconds { hash = sampleLikeGenerate(sampler, sequences: sequences, promptTokens: 32, newTokens: 128) }
+        printError("sampling \(sequences): \(String(format: "%.2f", time)) s, hash \(String(hash, radix: 16))")
+        return Row(name: "sample llama 25.6M, \(sequences) seq x 128 new, 2 thr", value: Double(sequences * 128) / time,
+                   unit: "tok/s", reference: "hash low bits", referenceValue: Double(hash & 0xffff))
     }
 }
 
@@ -558,13 +584,14 @@ defer { try? FileManager.default.removeItem(atPath: scratch) }
 
 // `bench` runs every section; `bench math code` only those (engine, shards, math, code, tokenizer).
 // `bench peers` (PyTorch and transformers beside ours) runs only when named: `make bench-peers`.
-let sections = Set(CommandLine.arguments.dropFirst())
-let known: Set<String> = ["engine", "shards", "math", "code", "tokenizer", "peers"]
+let arguments = CommandLine.arguments.dropFirst()
+let sections = Set(arguments.filter { Int($0) == nil })
+let known: Set<String> = ["engine", "shards", "math", "code", "tokenizer", "peers", "sampling"]
 guard sections.isSubset(of: known) else {
     printError("bench: unknown section \(sections.subtracting(known).sorted()); sections: \(known.sorted())")
     exit(2)
 }
-func wanted(_ section: String) -> Bool { (sections.isEmpty && section != "peers") || sections.contains(section) }
+func wanted(_ section: String) -> Bool { (sections.isEmpty && section != "peers" && section != "sampling") || sections.contains(section) }
 
 var rows: [Row] = []
 if wanted("engine") {
@@ -576,6 +603,7 @@ if wanted("math") { rows += try benchMath(scratch: scratch) }
 if wanted("code") { rows += try benchCode() }
 if wanted("tokenizer") { rows += try benchTokenizer(scratch: scratch) }
 if wanted("peers") { rows += try benchPeers() }
+if wanted("sampling") { rows += benchSampling(arguments.compactMap { Int($0) }.isEmpty ? [1, 32, 128] : arguments.compactMap { Int($0) }) }
 
 func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
 func number(_ x: Double) -> String { x >= 100 ? String(format: "%.0f", x) : String(format: "%.1f", x) }
