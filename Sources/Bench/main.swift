@@ -481,12 +481,14 @@ func sampleLikeGenerate(_ model: Transformer, sequences: Int, promptTokens: Int,
         return vocab - 1
     }
     let caches = (0..<sequences).map { _ in model.makeCache(capacity: promptTokens + newTokens) }
+    let workspace = InferenceWorkspace()
     var last = caches.map { cache in
         let prompt = (0..<promptTokens).map { _ in random.below(vocab) }
-        return draw(model.forward(tokens: prompt, caches: Array(repeating: cache, count: promptTokens), logitRows: [promptTokens - 1])[...])
+        return draw(model.forward(tokens: prompt, caches: Array(repeating: cache, count: promptTokens), logitRows: [promptTokens - 1],
+                                  workspace: workspace)[...])
     }
     for _ in 1..<newTokens {
-        let logits = model.forward(tokens: last, caches: caches, logitRows: Array(0..<sequences))
+        let logits = model.forward(tokens: last, caches: caches, logitRows: Array(0..<sequences), workspace: workspace)
         last = (0..<sequences).map { draw(logits[($0 * vocab)..<(($0 + 1) * vocab)]) }
         for token in last { mix(UInt64(token)) }
     }

@@ -135,6 +135,7 @@ public final class Generator {
         var nextToEmit = 0
         let vocab = model.config.vocabSize
         let stopWindow = (parameters.stop.map(\.utf8.count).max() ?? 0) + 1
+        let workspace = InferenceWorkspace()
         while nextProblem < prompts.count || !live.isEmpty {
             // Admit problems while there is room (always at least one).
             while nextProblem < prompts.count && (live.isEmpty || live.count + samples <= maxLive) {
@@ -142,7 +143,7 @@ public final class Generator {
                 let promptIDs = tokenizer.encode(prompt)
                 let cache = model.makeCache(capacity: promptIDs.count + parameters.maxTokens + 1)
                 let logits = model.forward(tokens: promptIDs, caches: Array(repeating: cache, count: promptIDs.count),
-                                           logitRows: [promptIDs.count - 1])
+                                           logitRows: [promptIDs.count - 1], workspace: workspace)
                 for s in parameters.firstSample..<(parameters.firstSample + samples) {
                     let last = s == parameters.firstSample + samples - 1
                     live.append(Sequence(problem: nextProblem, sample: s, cache: last ? cache : cache.copy(),
@@ -185,7 +186,8 @@ public final class Generator {
             }
             live = continuing
             if !live.isEmpty {
-                let logits = model.forward(tokens: live.map { $0.generated.last! }, caches: live.map(\.cache), logitRows: Array(live.indices))
+                let logits = model.forward(tokens: live.map { $0.generated.last! }, caches: live.map(\.cache), logitRows: Array(live.indices),
+                                           workspace: workspace)
                 for (i, sequence) in live.enumerated() { sequence.logits = Array(logits[(i * vocab)..<((i + 1) * vocab)]) }
             }
             // Emit completed problems in order.
