@@ -31,6 +31,43 @@ public enum FixedOrder {
         DispatchQueue.concurrentPerform(iterations: parts) { part in columns.run(part) }
     }
 
+    /// One product of `linears`: y [n, o] = x W^T + b for the shared x.
+    public struct Product {
+        public let y: Buffer, w: ConstBuffer, b: ConstBuffer?, o: Int
+        public init(y: Buffer, w: ConstBuffer, b: ConstBuffer?, o: Int) { self.y = y; self.w = w; self.b = b; self.o = o }
+    }
+
+    /// Several products of the same x [n, i] (q, k and v; gate and up) in one hand-off to the
+    /// threads: their columns, in 16-column groups, are split among the threads as one range,
+    /// so one dispatch does what `linear` would do in several. Same bits as `linear`.
+    public static func linears(_ products: [Product], x_NI: ConstBuffer, n: Int, i: Int) {
+        let groups = products.reduce(0) { $0 + ($1.o + 15) / 16 }
+        let parts = max(1, min(threads, n * i * groups * 16 / workPerThread, groups))
+        guard parts > 1 else {
+            for p in products { fixed_order_linear(p.y, x_NI, p.w, p.b, n, i, p.o, 0, p.o) }
+            return
+        }
+        let split = ProductSplit(products: products, x: x_NI, n: n, i: i, groups: groups, parts: parts)
+        DispatchQueue.concurrentPerform(iterations: parts) { part in split.run(part) }
+    }
+
+    /// Part p computes the 16-column groups [groups * p / parts, groups * (p + 1) / parts) of
+    /// the products' columns laid end to end.
+    private struct ProductSplit: @unchecked Sendable {
+        let products: [Product], x: ConstBuffer, n: Int, i: Int, groups: Int, parts: Int
+
+        func run(_ part: Int) {
+            let first = groups * part / parts, end = groups * (part + 1) / parts
+            var offset = 0  // the first group of the current product
+            for p in products {
+                let count = (p.o + 15) / 16
+                let start = max(first, offset) - offset, stop = min(end, offset + count) - offset
+                if start < stop { fixed_order_linear(p.y, x, p.w, p.b, n, i, p.o, start * 16, min(p.o, stop * 16)) }
+                offset += count
+            }
+        }
+    }
+
     /// Attention scores of `rows` query heads (consecutive rows of `headDim` in `q_RD`) against
     /// `count` cached keys `stride` floats apart: scores_RT[r, t] = q[r] · key[t], in the same
     /// fixed order as `linear`.

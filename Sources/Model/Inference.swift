@@ -203,9 +203,9 @@ extension Transformer {
         for r in 0..<n {
             inferenceNorm(normed_ND + r * d, x: x_ND + r * d, weight: p + block.norm1W, bias: block.norm1B.map { p + $0 })
         }
-        FixedOrder.linear(y_NO: q_NQ, x_NI: normed_ND, w_OI: p + block.q, b_O: block.qB.map { p + $0 }, n: n, i: d, o: qOut)
-        FixedOrder.linear(y_NO: k_NK, x_NI: normed_ND, w_OI: p + block.k, b_O: block.kB.map { p + $0 }, n: n, i: d, o: kvOut)
-        FixedOrder.linear(y_NO: v_NK, x_NI: normed_ND, w_OI: p + block.v, b_O: block.vB.map { p + $0 }, n: n, i: d, o: kvOut)
+        FixedOrder.linears([.init(y: q_NQ, w: p + block.q, b: block.qB.map { p + $0 }, o: qOut),
+                            .init(y: k_NK, w: p + block.k, b: block.kB.map { p + $0 }, o: kvOut),
+                            .init(y: v_NK, w: p + block.v, b: block.vB.map { p + $0 }, o: kvOut)], x_NI: normed_ND, n: n, i: d)
         if config.architecture != .gpt2 {
             let half = hd / 2
             for (r, position) in positions.enumerated() {
@@ -227,16 +227,17 @@ extension Transformer {
             inferenceNorm(normed_ND + r * d, x: x_ND + r * d, weight: p + block.norm2W, bias: block.norm2B.map { p + $0 })
         }
         let up_NF = work.up.pointer, hidden_NF = work.hidden.pointer
-        FixedOrder.linear(y_NO: up_NF, x_NI: normed_ND, w_OI: p + block.up, b_O: block.upB.map { p + $0 }, n: n, i: d, o: ff)
         if let gateOffset = block.gate {
             let gate_NF = work.gate.pointer
-            FixedOrder.linear(y_NO: gate_NF, x_NI: normed_ND, w_OI: p + gateOffset, b_O: nil, n: n, i: d, o: ff)
+            FixedOrder.linears([.init(y: gate_NF, w: p + gateOffset, b: nil, o: ff),
+                                .init(y: up_NF, w: p + block.up, b: block.upB.map { p + $0 }, o: ff)], x_NI: normed_ND, n: n, i: d)
             // SwiGLU, as Kernels.swigluForward: silu(gate) * up.
             for j in 0..<(n * ff) {
                 let g = gate_NF[j]
                 hidden_NF[j] = g / (1 + Foundation.exp(-g)) * up_NF[j]
             }
         } else {
+            FixedOrder.linear(y_NO: up_NF, x_NI: normed_ND, w_OI: p + block.up, b_O: block.upB.map { p + $0 }, n: n, i: d, o: ff)
             // GELU, tanh approximation, as Kernels.geluForward.
             let scale: Float = (2 / Float.pi).squareRoot()
             for j in 0..<(n * ff) {
