@@ -458,13 +458,14 @@ func benchPeers() throws -> [Row] {
     return rows
 }
 
-/// What `generate` does per problem, without a tokenizer: each sequence's random prompt
-/// prefilled on its own cache, then all sequences decoded together, one temperature-1 draw per
+/// What `generate` does, without a tokenizer: each sequence's random prompt prefilled on its own
+/// cache (prompts batched), then all sequences decoded together, one temperature-1 draw per
 /// row per step (softmax over the vocabulary, one uniform number) until `newTokens` tokens.
 /// Returns a hash of every logit's bits and every drawn token (to check that an engine change
 /// keeps the samples byte-identical).
 @discardableResult
-func sampleLikeGenerate(_ model: Transformer, sequences: Int, promptTokens: Int, newTokens: Int) -> UInt64 {
+func sampleLikeGenerate(_ model: Transformer, sequences: Int, promptTokens: Int, newTokens: Int,
+                        prefillRows: Int = Generator.prefillRows) -> UInt64 {
     let vocab = model.config.vocabSize
     var random = SplitMix(state: 7)
     var hash: UInt64 = 0xcbf2_9ce4_8422_2325
@@ -482,10 +483,17 @@ func sampleLikeGenerate(_ model: Transformer, sequences: Int, promptTokens: Int,
     }
     let caches = (0..<sequences).map { _ in model.makeCache(capacity: promptTokens + newTokens) }
     let workspace = InferenceWorkspace()
-    var last = caches.map { cache in
-        let prompt = (0..<promptTokens).map { _ in random.below(vocab) }
-        return draw(model.forward(tokens: prompt, caches: Array(repeating: cache, count: promptTokens), logitRows: [promptTokens - 1],
-                                  workspace: workspace)[...])
+    let prompts = (0..<sequences).map { _ in (0..<promptTokens).map { _ in random.below(vocab) } }
+    // Prefill as `generate` does: whole prompts together, up to `prefillRows` rows per call.
+    var last: [Int] = [], first = 0
+    while first < sequences {
+        var end = first + 1
+        while end < sequences && (end + 1 - first) * promptTokens <= prefillRows { end += 1 }
+        let logits = model.forward(tokens: prompts[first..<end].flatMap { $0 },
+                                   caches: caches[first..<end].flatMap { Array(repeating: $0, count: promptTokens) },
+                                   logitRows: (1...(end - first)).map { $0 * promptTokens - 1 }, workspace: workspace)
+        for s in 0..<(end - first) { last.append(draw(logits[(s * vocab)..<((s + 1) * vocab)])) }
+        first = end
     }
     for _ in 1..<newTokens {
         let logits = model.forward(tokens: last, caches: caches, logitRows: Array(0..<sequences), workspace: workspace)
@@ -508,6 +516,10 @@ func benchSampling(_ counts: [Int]) -> [Row] {
         var hash: UInt64 = 0
         let time = seconds { hash = sampleLikeGenerate(sampler, sequences: sequences, promptTokens: 32, newTokens: 128) }
         printError("sampling \(sequences): \(String(format: "%.2f", time)) s, hash \(String(hash, radix: 16))")
+        if ProcessInfo.processInfo.environment["PREFILL_CHECK"] != nil {
+            let alone = sampleLikeGenerate(sampler, sequences: sequences, promptTokens: 32, newTokens: 128, prefillRows: 1)
+            printError("  prompts prefilled one by one: hash \(String(alone, radix: 16))")
+        }
         return Row(name: "sample llama 25.6M, \(sequences) seq x 128 new, 2 thr", value: Double(sequences * 128) / time,
                    unit: "tok/s", reference: "hash low bits", referenceValue: Double(hash & 0xffff))
     }

@@ -109,6 +109,10 @@ public final class Generator {
     public let tokenizer: Tokenizer
     public let eos: Set<Int>
 
+    /// Rows per prefill call at most (whole prompts; a longer prompt alone): enough rows for the
+    /// products to run at full speed, few enough to keep the activations small.
+    public static let prefillRows = 512
+
     public init(model: Transformer, tokenizer: Tokenizer, eos: Set<Int>) {
         self.model = model
         self.tokenizer = tokenizer
@@ -137,20 +141,36 @@ public final class Generator {
         let stopWindow = (parameters.stop.map(\.utf8.count).max() ?? 0) + 1
         let workspace = InferenceWorkspace()
         while nextProblem < prompts.count || !live.isEmpty {
-            // Admit problems while there is room (always at least one).
-            while nextProblem < prompts.count && (live.isEmpty || live.count + samples <= maxLive) {
-                let (id, prompt) = prompts[nextProblem]
-                let promptIDs = tokenizer.encode(prompt)
-                let cache = model.makeCache(capacity: promptIDs.count + parameters.maxTokens + 1)
-                let logits = model.forward(tokens: promptIDs, caches: Array(repeating: cache, count: promptIDs.count),
-                                           logitRows: [promptIDs.count - 1], workspace: workspace)
-                for s in parameters.firstSample..<(parameters.firstSample + samples) {
-                    let last = s == parameters.firstSample + samples - 1
-                    live.append(Sequence(problem: nextProblem, sample: s, cache: last ? cache : cache.copy(),
-                                         random: SampleRandom(seed: parameters.seed, id: id, sample: s), logits: logits))
-                }
+            // Admit problems while there is room (always at least one), their prompts prefilled
+            // together, up to `prefillRows` rows per call (rows are independent: same logits).
+            var admitted: [(problem: Int, ids: [Int], cache: KVCache)] = []
+            var admittedLive = live.count
+            while nextProblem < prompts.count && (admittedLive == 0 || admittedLive + samples <= maxLive) {
+                let promptIDs = tokenizer.encode(prompts[nextProblem].prompt)
+                admitted.append((nextProblem, promptIDs, model.makeCache(capacity: promptIDs.count + parameters.maxTokens + 1)))
+                admittedLive += samples
                 finished[nextProblem] = []
                 nextProblem += 1
+            }
+            var first = 0
+            while first < admitted.count {
+                var end = first + 1, rows = admitted[first].ids.count
+                while end < admitted.count && rows + admitted[end].ids.count <= Self.prefillRows { rows += admitted[end].ids.count; end += 1 }
+                let part = admitted[first..<end]
+                var lastRows: [Int] = [], row = 0
+                for prompt in part { row += prompt.ids.count; lastRows.append(row - 1) }
+                let logits = model.forward(tokens: part.flatMap(\.ids), caches: part.flatMap { Array(repeating: $0.cache, count: $0.ids.count) },
+                                           logitRows: lastRows, workspace: workspace)
+                for (index, prompt) in part.enumerated() {
+                    let problemLogits = Array(logits[(index * vocab)..<((index + 1) * vocab)])
+                    for s in parameters.firstSample..<(parameters.firstSample + samples) {
+                        let last = s == parameters.firstSample + samples - 1
+                        live.append(Sequence(problem: prompt.problem, sample: s, cache: last ? prompt.cache : prompt.cache.copy(),
+                                             random: SampleRandom(seed: parameters.seed, id: prompts[prompt.problem].id, sample: s),
+                                             logits: problemLogits))
+                    }
+                }
+                first = end
             }
             // Sample one token for every live sequence; finish or continue.
             var continuing: [Sequence] = []
