@@ -1,35 +1,42 @@
 import Dispatch
 import Foundation
 
-/// Keys and values of one sequence: per layer one contiguous buffer [2, capacity, kvHeads * headDim]
-/// (the keys, then the values), written in place by every step (no copy-on-write arrays).
+/// Keys and values of one sequence: per layer one contiguous buffer holding the keys
+/// [kvHeads, capacity, headDim], then the values (same shape), written in place by every step (no
+/// copy-on-write arrays). Head-major, so that attention reads each head's keys and values as one
+/// contiguous run instead of a 2-KB stride. Rows at or past `length` are not initialized.
 public final class KVCache {
-    let layers: Int, width: Int
+    let layers: Int, heads: Int, headDim: Int
     public private(set) var capacity: Int
-    /// storage[l]: keys at [0, capacity * width), values at [capacity * width, 2 * capacity * width).
     private(set) var storage: [UnsafeMutablePointer<Float>]
     public internal(set) var length = 0
 
-    init(layers: Int, width: Int, capacity: Int) {
+    init(layers: Int, heads: Int, headDim: Int, capacity: Int) {
         self.layers = layers
-        self.width = width
+        self.heads = heads
+        self.headDim = headDim
         self.capacity = capacity
-        storage = (0..<layers).map { _ in
-            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: 2 * capacity * width)
-            buffer.initialize(repeating: 0, count: 2 * capacity * width)
-            return buffer
-        }
+        storage = (0..<layers).map { _ in .allocate(capacity: 2 * heads * capacity * headDim) }
     }
 
     deinit { for buffer in storage { buffer.deallocate() } }
 
-    func keys(_ layer: Int) -> UnsafeMutablePointer<Float> { storage[layer] }
-    func values(_ layer: Int) -> UnsafeMutablePointer<Float> { storage[layer] + capacity * width }
+    /// Keys of `head` in `layer`: [capacity, headDim].
+    func keys(_ layer: Int, head: Int) -> UnsafeMutablePointer<Float> { storage[layer] + head * capacity * headDim }
+    /// Values of `head` in `layer`: [capacity, headDim].
+    func values(_ layer: Int, head: Int) -> UnsafeMutablePointer<Float> {
+        storage[layer] + (heads + head) * capacity * headDim
+    }
 
     /// An independent copy (the K samples of a problem share one prefill).
     public func copy() -> KVCache {
-        let clone = KVCache(layers: layers, width: width, capacity: capacity)
-        for l in 0..<layers { clone.storage[l].update(from: storage[l], count: 2 * capacity * width) }
+        let clone = KVCache(layers: layers, heads: heads, headDim: headDim, capacity: capacity)
+        for l in 0..<layers {
+            for run in 0..<(2 * heads) {  // the written rows of each head's keys, then values
+                let offset = run * capacity * headDim
+                (clone.storage[l] + offset).initialize(from: storage[l] + offset, count: length * headDim)
+            }
+        }
         clone.length = length
         return clone
     }
@@ -38,10 +45,10 @@ public final class KVCache {
         guard needed > capacity else { return }
         let grown = max(needed, capacity * 2)
         for l in 0..<layers {
-            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: 2 * grown * width)
-            buffer.initialize(repeating: 0, count: 2 * grown * width)
-            buffer.update(from: storage[l], count: capacity * width)
-            (buffer + grown * width).update(from: storage[l] + capacity * width, count: capacity * width)
+            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: 2 * heads * grown * headDim)
+            for run in 0..<(2 * heads) {
+                (buffer + run * grown * headDim).initialize(from: storage[l] + run * capacity * headDim, count: length * headDim)
+            }
             storage[l].deallocate()
             storage[l] = buffer
         }
@@ -127,7 +134,7 @@ public final class InferenceWorkspace {
 
 extension Transformer {
     public func makeCache(capacity: Int = 64) -> KVCache {
-        KVCache(layers: config.layers, width: config.kvHeads * config.headDim, capacity: capacity)
+        KVCache(layers: config.layers, heads: config.kvHeads, headDim: config.headDim, capacity: capacity)
     }
 
     /// Runs rows of tokens through the model with KV caches: row r is token `tokens[r]` at
@@ -216,9 +223,11 @@ extension Transformer {
         }
         // Each row's keys and values into its cache, at its position.
         for r in 0..<n {
-            let cache = caches[r], at = positions[r] * kvOut
-            (cache.keys(l) + at).update(from: k_NK + r * kvOut, count: kvOut)
-            (cache.values(l) + at).update(from: v_NK + r * kvOut, count: kvOut)
+            let cache = caches[r], at = positions[r] * hd
+            for h in 0..<config.kvHeads {
+                (cache.keys(l, head: h) + at).initialize(from: k_NK + r * kvOut + h * hd, count: hd)
+                (cache.values(l, head: h) + at).initialize(from: v_NK + r * kvOut + h * hd, count: hd)
+            }
         }
         attend(layer: l, n: n, positions: positions, caches: caches, work: work)
         FixedOrder.linear(y_NO: projected_ND, x_NI: attended_NQ, w_OI: p + block.o, b_O: block.oB.map { p + $0 }, n: n, i: qOut, o: d)
@@ -304,20 +313,19 @@ extension Transformer {
 
         func run(_ part: Int) {
             let config = model.config
-            let hd = config.headDim, qOut = config.heads * hd, kvOut = config.kvHeads * hd
+            let hd = config.headDim, qOut = config.heads * hd
             let group = config.heads / config.kvHeads
             let scale = 1 / Float(hd).squareRoot()
             let scores = work.scores[part].pointer, weights = work.weights[part].pointer
             let q_NQ = work.q.pointer, attended_NQ = work.attended.pointer
             for r in (n * part / parts)..<(n * (part + 1) / parts) {
                 let cache = caches[r], count = positions[r] + 1
-                let keys = cache.keys(layer), values = cache.values(layer)
                 // Per KV head: the group's query heads (consecutive in q) against the cache,
                 // softmax, weighted values.
                 for kvHead in 0..<config.kvHeads {
                     let q0 = r * qOut + kvHead * group * hd
-                    FixedOrder.scores(scores, q_RD: q_NQ + q0, keys: keys + kvHead * hd, stride: kvOut, rows: group,
-                                      headDim: hd, count: count)
+                    let keys = cache.keys(layer, head: kvHead), values = cache.values(layer, head: kvHead)
+                    FixedOrder.scores(scores, q_RD: q_NQ + q0, keys: keys, stride: hd, rows: group, headDim: hd, count: count)
                     for g in 0..<group {
                         let row = scores + g * count
                         var maximum = -Float.infinity
@@ -325,8 +333,8 @@ extension Transformer {
                         var sum: Float = 0
                         for t in 0..<count { weights[t] = Foundation.exp(row[t] - maximum); sum += weights[t] }
                         for t in 0..<count { weights[t] /= sum }
-                        FixedOrder.weightedSum(attended_NQ + q0 + g * hd, weights_T: weights, values: values + kvHead * hd,
-                                               stride: kvOut, count: count, width: hd)
+                        FixedOrder.weightedSum(attended_NQ + q0 + g * hd, weights_T: weights, values: values, stride: hd,
+                                               count: count, width: hd)
                     }
                 }
             }
