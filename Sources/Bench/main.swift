@@ -506,7 +506,7 @@ func sampleLikeGenerate(_ model: Transformer, sequences: Int, promptTokens: Int,
 /// `bench sampling [SEQUENCES...]`: only our side of the peers' sampling rows (the 25.6M llama,
 /// 32-token prompts, 128 new tokens, 2 threads), with the hash of the samples.
 func benchSampling(_ counts: [Int]) -> [Row] {
-    BLAS.setThreads(2)
+    BLAS.setThreads(Int(ProcessInfo.processInfo.environment["SAMPLING_THREADS"] ?? "") ?? 2)
     let config = ModelConfig(architecture: .llama, vocabSize: 512, hiddenSize: 512, intermediateSize: 1376, layers: 8,
                              heads: 8, kvHeads: 8, maxPositions: 1024)
     let sampler = Transformer(config: config)

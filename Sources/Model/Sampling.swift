@@ -57,6 +57,12 @@ struct SampleRandom {
 
 /// Picks the next token from logits: argmax (lowest id on ties) at temperature 0, otherwise
 /// temperature, then top-k, then top-p (nucleus), then one draw from the stream.
+///
+/// The candidates are ordered by logit, highest first (lowest id on ties), and every sum runs in
+/// that order, so the same draw gives the same token on every machine. With top-k only the k best
+/// are selected and sorted (a partial selection, not a sort of the vocabulary); either way the
+/// order is that of sorting (id, logit) pairs, as the earlier implementation did (the test
+/// `pickTokenEqualsTheFullSort` compares the two).
 func pickToken(_ logits: ArraySlice<Float>, _ parameters: SamplingParameters, _ random: inout SampleRandom) -> Int {
     let base = logits.startIndex
     if parameters.temperature <= 0 {
@@ -64,26 +70,68 @@ func pickToken(_ logits: ArraySlice<Float>, _ parameters: SamplingParameters, _ 
         for i in logits.indices where logits[i] > logits[best] { best = i }
         return best - base
     }
-    var candidates = logits.indices.map { (id: $0 - base, logit: logits[$0] / parameters.temperature) }
-    candidates.sort { $0.logit != $1.logit ? $0.logit > $1.logit : $0.id < $1.id }
-    if parameters.topK > 0 && parameters.topK < candidates.count { candidates.removeLast(candidates.count - parameters.topK) }
-    let maximum = candidates[0].logit
-    var weights = candidates.map { Double(Foundation.exp($0.logit - maximum)) }
+    let count = logits.count
+    let keep = parameters.topK > 0 && parameters.topK < count ? parameters.topK : count
+    // One UInt64 per token whose ascending order is descending logit, then ascending id.
+    var keys = [UInt64](unsafeUninitializedCapacity: count) { buffer, initialized in
+        for id in 0..<count {
+            buffer[id] = candidateKey(logit: logits[base + id] / parameters.temperature, id: id)
+        }
+        initialized = count
+    }
+    if keep < count { selectSmallest(&keys, keep) }
+    keys[0..<keep].sort()
+    let candidates = keys[0..<keep].map { Int($0 & 0xFFFF_FFFF) }
+    let maximum = logits[base + candidates[0]] / parameters.temperature
+    var weights = candidates.map { Double(Foundation.exp(logits[base + $0] / parameters.temperature - maximum)) }
     let total = weights.reduce(0, +)
     weights = weights.map { $0 / total }
     if parameters.topP < 1 {
-        var cumulative = 0.0, keep = 0
-        while keep < weights.count { cumulative += weights[keep]; keep += 1; if cumulative >= Double(parameters.topP) { break } }
-        weights.removeLast(weights.count - keep)
-        let kept = weights.reduce(0, +)
-        weights = weights.map { $0 / kept }
+        var cumulative = 0.0, kept = 0
+        while kept < weights.count { cumulative += weights[kept]; kept += 1; if cumulative >= Double(parameters.topP) { break } }
+        weights.removeLast(weights.count - kept)
+        let keptTotal = weights.reduce(0, +)
+        weights = weights.map { $0 / keptTotal }
     }
     var draw = random.next()
     for (i, weight) in weights.enumerated() {
         draw -= weight
-        if draw < 0 { return candidates[i].id }
+        if draw < 0 { return candidates[i] }
     }
-    return candidates[weights.count - 1].id
+    return candidates[weights.count - 1]
+}
+
+/// The sort key of a candidate: the logit's bits mapped to an unsigned order, inverted (highest
+/// logit first), above the id (lowest id first among equal logits; -0 and +0 are equal).
+@inline(__always)
+func candidateKey(logit: Float, id: Int) -> UInt64 {
+    let bits = (logit == 0 ? Float(0) : logit).bitPattern
+    let ascending = bits & 0x8000_0000 != 0 ? ~bits : bits | 0x8000_0000
+    return UInt64(~ascending) << 32 | UInt64(id)
+}
+
+/// Rearranges `keys` so that its first k elements are its k smallest (in any order), by
+/// quickselect: expected linear time, where a sort would take n log n.
+func selectSmallest(_ keys: inout [UInt64], _ k: Int) {
+    var low = 0, high = keys.count - 1
+    keys.withUnsafeMutableBufferPointer { a in
+        while low < high {
+            // Median of three as the pivot, then Hoare's partition.
+            let middle = low + (high - low) / 2
+            if a[middle] < a[low] { a.swapAt(middle, low) }
+            if a[high] < a[low] { a.swapAt(high, low) }
+            if a[high] < a[middle] { a.swapAt(high, middle) }
+            let pivot = a[middle]
+            var i = low, j = high
+            while i <= j {
+                while a[i] < pivot { i += 1 }
+                while a[j] > pivot { j -= 1 }
+                if i <= j { a.swapAt(i, j); i += 1; j -= 1 }
+            }
+            // [low, j] <= pivot <= [i, high]; keep the side that holds position k - 1.
+            if k - 1 <= j { high = j } else if k - 1 >= i { low = i } else { return }
+        }
+    }
 }
 
 /// One finished sample.
