@@ -19,16 +19,21 @@ public enum FixedOrder {
     /// about as much as this many).
     static let workPerThread = 1 << 16
 
+    /// Pieces per thread of a parallel step. Threads take pieces as they come free, so when
+    /// another process holds a core (a shared machine), this thread does the pieces the stalled
+    /// one would have done instead of waiting for it; with one piece per thread it would wait.
+    static let piecesPerThread = 4
+
+    /// How many pieces to cut `count` units into, for `work` multiply-adds in all (1: no threads).
+    static func pieces(count: Int, work: Int) -> Int {
+        let parts = max(1, min(threads, work / workPerThread, count))
+        return parts == 1 ? 1 : min(count, parts * piecesPerThread)
+    }
+
     /// y = x W^T + b with W stored [out, in], like `Kernels.linearForward`, in a fixed order.
     /// Threads take disjoint ranges of output columns (multiples of 16), never parts of a sum.
     public static func linear(y_NO: Buffer, x_NI: ConstBuffer, w_OI: ConstBuffer, b_O: ConstBuffer?, n: Int, i: Int, o: Int) {
-        let parts = max(1, min(threads, n * i * o / workPerThread, (o + 15) / 16))
-        guard parts > 1 else {
-            fixed_order_linear(y_NO, x_NI, w_OI, b_O, n, i, o, 0, o)
-            return
-        }
-        let columns = ColumnSplit(y: y_NO, x: x_NI, w: w_OI, b: b_O, n: n, i: i, o: o, parts: parts)
-        DispatchQueue.concurrentPerform(iterations: parts) { part in columns.run(part) }
+        linears([Product(y: y_NO, w: w_OI, b: b_O, o: o)], x_NI: x_NI, n: n, i: i)
     }
 
     /// One product of `linears`: y [n, o] = x W^T + b for the shared x.
@@ -42,7 +47,7 @@ public enum FixedOrder {
     /// so one dispatch does what `linear` would do in several. Same bits as `linear`.
     public static func linears(_ products: [Product], x_NI: ConstBuffer, n: Int, i: Int) {
         let groups = products.reduce(0) { $0 + ($1.o + 15) / 16 }
-        let parts = max(1, min(threads, n * i * groups * 16 / workPerThread, groups))
+        let parts = pieces(count: groups, work: n * i * groups * 16)
         guard parts > 1 else {
             for p in products { fixed_order_linear(p.y, x_NI, p.w, p.b, n, i, p.o, 0, p.o) }
             return
@@ -79,18 +84,5 @@ public enum FixedOrder {
     /// ascending t with fma (attention's weighted sum of the cached values).
     static func weightedSum(_ out_D: Buffer, weights_T: ConstBuffer, values: ConstBuffer, stride: Int, count: Int, width: Int) {
         fixed_order_weighted_sum(out_D, weights_T, values, stride, count, width)
-    }
-
-    /// One product split by columns: part p computes columns [begin(p), begin(p + 1)).
-    private struct ColumnSplit: @unchecked Sendable {
-        let y: Buffer, x: ConstBuffer, w: ConstBuffer, b: ConstBuffer?
-        let n: Int, i: Int, o: Int, parts: Int
-
-        func begin(_ part: Int) -> Int { min(o, (o + 15) / 16 * part / parts * 16) }
-
-        func run(_ part: Int) {
-            let start = begin(part), end = begin(part + 1)
-            if start < end { fixed_order_linear(y, x, w, b, n, i, o, start, end) }
-        }
     }
 }

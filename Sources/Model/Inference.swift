@@ -165,7 +165,7 @@ extension Transformer {
         for cache in caches { cache.reserve(next[ObjectIdentifier(cache)]!) }
         let longest = (positions.max() ?? 0) + 1
         let work = workspace ?? InferenceWorkspace()
-        work.prepare(rows: n, config: config, longest: longest, parts: FixedOrder.threads)
+        work.prepare(rows: n, config: config, longest: longest, parts: FixedOrder.threads * FixedOrder.piecesPerThread)
         if config.architecture != .gpt2 {
             work.prepareRope(positions: longest, headDim: config.headDim, theta: config.ropeTheta)
         }
@@ -207,33 +207,42 @@ extension Transformer {
         let hd = config.headDim, qOut = config.heads * hd, kvOut = config.kvHeads * hd
         let x_ND = work.x.pointer, normed_ND = work.normed.pointer, projected_ND = work.projected.pointer
         let q_NQ = work.q.pointer, k_NK = work.k.pointer, v_NK = work.v.pointer, attended_NQ = work.attended.pointer
-        for r in 0..<n {
-            inferenceNorm(normed_ND + r * d, x: x_ND + r * d, weight: p + block.norm1W, bias: block.norm1B.map { p + $0 })
+        let norm1W = p + block.norm1W, norm1B = block.norm1B.map { p + $0 }
+        forRows(n, cost: 4 * d) { rows in
+            for r in rows { inferenceNorm(normed_ND + r * d, x: x_ND + r * d, weight: norm1W, bias: norm1B) }
         }
         FixedOrder.linears([.init(y: q_NQ, w: p + block.q, b: block.qB.map { p + $0 }, o: qOut),
                             .init(y: k_NK, w: p + block.k, b: block.kB.map { p + $0 }, o: kvOut),
                             .init(y: v_NK, w: p + block.v, b: block.vB.map { p + $0 }, o: kvOut)], x_NI: normed_ND, n: n, i: d)
-        if config.architecture != .gpt2 {
-            let half = hd / 2
-            for (r, position) in positions.enumerated() {
-                let cosines = work.cosines.pointer + position * half, sines = work.sines.pointer + position * half
-                rotate(q_NQ + r * qOut, heads: config.heads, headDim: hd, cosines: cosines, sines: sines)
-                rotate(k_NK + r * kvOut, heads: config.kvHeads, headDim: hd, cosines: cosines, sines: sines)
-            }
-        }
-        // Each row's keys and values into its cache, at its position.
-        for r in 0..<n {
-            let cache = caches[r], at = positions[r] * hd
-            for h in 0..<config.kvHeads {
-                (cache.keys(l, head: h) + at).initialize(from: k_NK + r * kvOut + h * hd, count: hd)
-                (cache.values(l, head: h) + at).initialize(from: v_NK + r * kvOut + h * hd, count: hd)
+        // RoPE, then each row's keys and values into its cache at its position (rows write
+        // disjoint places, so they can run in parallel; attention reads them after).
+        let rope = config.architecture != .gpt2, half = hd / 2, heads = config.heads, kvHeads = config.kvHeads
+        let cosines_PH = work.cosines.pointer, sines_PH = work.sines.pointer
+        forRows(n, cost: 4 * (qOut + kvOut)) { rows in
+            for r in rows {
+                let position = positions[r]
+                if rope {
+                    let cosines = cosines_PH + position * half, sines = sines_PH + position * half
+                    rotate(q_NQ + r * qOut, heads: heads, headDim: hd, cosines: cosines, sines: sines)
+                    rotate(k_NK + r * kvOut, heads: kvHeads, headDim: hd, cosines: cosines, sines: sines)
+                }
+                let cache = caches[r], at = position * hd
+                for h in 0..<kvHeads {
+                    (cache.keys(l, head: h) + at).initialize(from: k_NK + r * kvOut + h * hd, count: hd)
+                    (cache.values(l, head: h) + at).initialize(from: v_NK + r * kvOut + h * hd, count: hd)
+                }
             }
         }
         attend(layer: l, n: n, positions: positions, caches: caches, work: work)
         FixedOrder.linear(y_NO: projected_ND, x_NI: attended_NQ, w_OI: p + block.o, b_O: block.oB.map { p + $0 }, n: n, i: qOut, o: d)
-        for j in 0..<(n * d) { x_ND[j] += projected_ND[j] }
-        for r in 0..<n {
-            inferenceNorm(normed_ND + r * d, x: x_ND + r * d, weight: p + block.norm2W, bias: block.norm2B.map { p + $0 })
+        // Residual, then the second norm, row by row.
+        let norm2W = p + block.norm2W, norm2B = block.norm2B.map { p + $0 }
+        forRows(n, cost: 5 * d) { rows in
+            for r in rows {
+                let x = x_ND + r * d, projected = projected_ND + r * d
+                for j in 0..<d { x[j] += projected[j] }
+                inferenceNorm(normed_ND + r * d, x: x, weight: norm2W, bias: norm2B)
+            }
         }
         let up_NF = work.up.pointer, hidden_NF = work.hidden.pointer
         if let gateOffset = block.gate {
@@ -241,22 +250,45 @@ extension Transformer {
             FixedOrder.linears([.init(y: gate_NF, w: p + gateOffset, b: nil, o: ff),
                                 .init(y: up_NF, w: p + block.up, b: block.upB.map { p + $0 }, o: ff)], x_NI: normed_ND, n: n, i: d)
             // SwiGLU, as Kernels.swigluForward: silu(gate) * up.
-            for j in 0..<(n * ff) {
-                let g = gate_NF[j]
-                hidden_NF[j] = g / (1 + Foundation.exp(-g)) * up_NF[j]
+            forRows(n, cost: 16 * ff) { rows in
+                for j in (rows.lowerBound * ff)..<(rows.upperBound * ff) {
+                    let g = gate_NF[j]
+                    hidden_NF[j] = g / (1 + Foundation.exp(-g)) * up_NF[j]
+                }
             }
         } else {
             FixedOrder.linear(y_NO: up_NF, x_NI: normed_ND, w_OI: p + block.up, b_O: block.upB.map { p + $0 }, n: n, i: d, o: ff)
             // GELU, tanh approximation, as Kernels.geluForward.
             let scale: Float = (2 / Float.pi).squareRoot()
-            for j in 0..<(n * ff) {
-                let v = up_NF[j]
-                hidden_NF[j] = 0.5 * v * (1 + Foundation.tanh(scale * (v + 0.044715 * v * v * v)))
+            forRows(n, cost: 16 * ff) { rows in
+                for j in (rows.lowerBound * ff)..<(rows.upperBound * ff) {
+                    let v = up_NF[j]
+                    hidden_NF[j] = 0.5 * v * (1 + Foundation.tanh(scale * (v + 0.044715 * v * v * v)))
+                }
             }
         }
         FixedOrder.linear(y_NO: projected_ND, x_NI: hidden_NF, w_OI: p + block.down, b_O: block.downB.map { p + $0 }, n: n,
                           i: ff, o: d)
-        for j in 0..<(n * d) { x_ND[j] += projected_ND[j] }
+        forRows(n, cost: d) { rows in
+            for j in (rows.lowerBound * d)..<(rows.upperBound * d) { x_ND[j] += projected_ND[j] }
+        }
+    }
+
+    /// Runs `body` on ranges of the n rows: split among the threads when there is enough work
+    /// (`cost` per row, in about multiply-adds) to pay for the hand-off, else on this thread.
+    /// Rows are independent and each row's arithmetic is the same either way.
+    private func forRows(_ n: Int, cost: Int, _ body: (Range<Int>) -> Void) {
+        let parts = FixedOrder.pieces(count: n, work: n * cost)
+        guard parts > 1 else { return body(0..<n) }
+        withoutActuallyEscaping(body) { body in
+            let job = RowsJob(body: body, n: n, parts: parts)
+            DispatchQueue.concurrentPerform(iterations: parts) { part in job.run(part) }
+        }
+    }
+
+    private struct RowsJob: @unchecked Sendable {
+        let body: (Range<Int>) -> Void, n: Int, parts: Int
+        func run(_ part: Int) { body((n * part / parts)..<(n * (part + 1) / parts)) }
     }
 
     /// The architecture's norm of one row, the arithmetic of `Kernels.rmsNormForward` and
@@ -297,7 +329,7 @@ extension Transformer {
     private func attend(layer l: Int, n: Int, positions: [Int], caches: [KVCache], work: InferenceWorkspace) {
         let hd = config.headDim, qOut = config.heads * hd
         let cost = positions.reduce(0) { $0 + ($1 + 1) } * qOut * 2
-        let parts = max(1, min(FixedOrder.threads, n, cost / FixedOrder.workPerThread))
+        let parts = FixedOrder.pieces(count: n, work: cost)
         let job = AttentionJob(model: self, layer: l, positions: positions, caches: caches, work: work, parts: parts, n: n)
         if parts == 1 {
             job.run(0)
