@@ -318,14 +318,17 @@ func benchDecode(peak: Double) -> [Row] {
             let prompt = (0..<16).map { $0 % config.vocabSize }
             let steps = 16
             var time = Double.infinity
+            let workspace = InferenceWorkspace()
             for _ in 0..<3 {  // best of 3, each from freshly prefilled caches
                 let caches = (0..<live).map { _ in model.makeCache(capacity: 64) }
                 for cache in caches {
-                    _ = model.forward(tokens: prompt, caches: Array(repeating: cache, count: prompt.count), logitRows: [prompt.count - 1])
+                    _ = model.forward(tokens: prompt, caches: Array(repeating: cache, count: prompt.count), logitRows: [prompt.count - 1],
+                                      workspace: workspace)
                 }
                 time = min(time, seconds {
                     for step in 0..<steps {
-                        _ = model.forward(tokens: (0..<live).map { ($0 + step) % config.vocabSize }, caches: caches, logitRows: Array(0..<live))
+                        _ = model.forward(tokens: (0..<live).map { ($0 + step) % config.vocabSize }, caches: caches,
+                                          logitRows: Array(0..<live), workspace: workspace)
                     }
                 })
             }

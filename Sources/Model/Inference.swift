@@ -69,6 +69,7 @@ public final class InferenceWorkspace {
     /// RoPE rotations [position, headDim / 2], computed once per position.
     private(set) var cosines = Scratch(), sines = Scratch()
     private(set) var ropePositions = 0
+    private var ropeShape: (headDim: Int, theta: Float) = (0, 0)
 
     public init() {}
 
@@ -109,6 +110,7 @@ public final class InferenceWorkspace {
     /// cos and sin of position * theta^(-2j/D) for every position below `positions`, computed
     /// exactly as `Kernels.rope` computes them (same Float expressions, so the same bits).
     func prepareRope(positions: Int, headDim: Int, theta: Float) {
+        if (headDim, theta) != ropeShape { ropePositions = 0; ropeShape = (headDim, theta) }  // another model
         guard positions > ropePositions else { return }
         let half = headDim / 2
         let grown = max(positions, 2 * ropePositions)
