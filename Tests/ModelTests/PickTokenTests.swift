@@ -67,6 +67,21 @@ import Testing
         #expect(compared == 2400)
     }
 
+    /// The radix sort gives `sort`'s order on candidate keys built in id order, ties included.
+    @Test func radixSortEqualsSort() {
+        var state: UInt64 = 99
+        for (count, distinct) in [(1023, 5), (1024, 3), (5000, 1), (5000, 50), (70_000, 100_000)] {
+            var keys = (0..<count).map { id in
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                let logit = Float(Int(state >> 33) % distinct) / 7 - Float(distinct) / 14
+                return candidateKey(logit: logit, id: id)
+            }
+            let expected = keys.sorted()
+            sortKeysInIDOrder(&keys)
+            #expect(keys == expected, "count \(count)")
+        }
+    }
+
     /// Quickselect leaves the k smallest keys in front.
     @Test func selectSmallestKeepsTheKSmallest() {
         var state: UInt64 = 7
