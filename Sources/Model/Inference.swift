@@ -278,9 +278,11 @@ extension Transformer {
 
     /// Runs `body` on ranges of the n rows: split among the threads when there is enough work
     /// (`cost` per row, in about multiply-adds) to pay for the hand-off, else on this thread.
-    /// Rows are independent and each row's arithmetic is the same either way.
+    /// Rows are independent and each row's arithmetic is the same either way. The bar is 8 times
+    /// that of the products: these loops are short, and on a shared machine a hand-off can wait
+    /// for a core far longer than the loop takes.
     private func forRows(_ n: Int, cost: Int, _ body: (Range<Int>) -> Void) {
-        let parts = FixedOrder.pieces(count: n, work: n * cost)
+        let parts = FixedOrder.pieces(count: n, work: n * cost / 8)
         guard parts > 1 else { return body(0..<n) }
         withoutActuallyEscaping(body) { body in
             let job = RowsJob(body: body, n: n, parts: parts)
