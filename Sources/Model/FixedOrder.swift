@@ -56,6 +56,36 @@ public enum FixedOrder {
         DispatchQueue.concurrentPerform(iterations: parts) { part in split.run(part) }
     }
 
+    /// Products of the same x with the same width whose outputs are combined column by column
+    /// right after (SwiGLU's gate and up): pieces of 16-column groups compute their columns of
+    /// every product, then `combine` those columns while they are in cache; one hand-off where
+    /// `linears` and a parallel loop would take two. Same bits as `linears`, then `combine`.
+    public static func sideBySide(_ products: [Product], x_NI: ConstBuffer, n: Int, i: Int, o: Int,
+                                  combine: (Range<Int>) -> Void) {
+        let groups = (o + 15) / 16
+        let parts = pieces(count: groups, work: n * i * o * products.count)
+        withoutActuallyEscaping(combine) { combine in
+            let split = SideBySide(products: products, x: x_NI, n: n, i: i, o: o, groups: groups, parts: parts, combine: combine)
+            if parts == 1 {
+                split.run(0)
+            } else {
+                DispatchQueue.concurrentPerform(iterations: parts) { part in split.run(part) }
+            }
+        }
+    }
+
+    private struct SideBySide: @unchecked Sendable {
+        let products: [Product], x: ConstBuffer, n: Int, i: Int, o: Int, groups: Int, parts: Int
+        let combine: (Range<Int>) -> Void
+
+        func run(_ part: Int) {
+            let start = groups * part / parts * 16, end = min(o, groups * (part + 1) / parts * 16)
+            guard start < end else { return }
+            for p in products { fixed_order_linear(p.y, x, p.w, p.b, n, i, o, start, end) }
+            combine(start..<end)
+        }
+    }
+
     /// Part p computes the 16-column groups [groups * p / parts, groups * (p + 1) / parts) of
     /// the products' columns laid end to end.
     private struct ProductSplit: @unchecked Sendable {

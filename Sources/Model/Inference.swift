@@ -249,13 +249,16 @@ extension Transformer {
         let up_NF = work.up.pointer, hidden_NF = work.hidden.pointer
         if let gateOffset = block.gate {
             let gate_NF = work.gate.pointer
-            FixedOrder.linears([.init(y: gate_NF, w: p + gateOffset, b: nil, o: ff),
-                                .init(y: up_NF, w: p + block.up, b: block.upB.map { p + $0 }, o: ff)], x_NI: normed_ND, n: n, i: d)
-            // SwiGLU, as Kernels.swigluForward: silu(gate) * up.
-            forRows(n, cost: 16 * ff) { rows in
-                for j in (rows.lowerBound * ff)..<(rows.upperBound * ff) {
-                    let g = gate_NF[j]
-                    hidden_NF[j] = g / (1 + Foundation.exp(-g)) * up_NF[j]
+            // gate and up, then SwiGLU as Kernels.swigluForward (silu(gate) * up), by columns:
+            // each piece combines the columns it has just computed.
+            FixedOrder.sideBySide([.init(y: gate_NF, w: p + gateOffset, b: nil, o: ff),
+                                   .init(y: up_NF, w: p + block.up, b: block.upB.map { p + $0 }, o: ff)],
+                                  x_NI: normed_ND, n: n, i: d, o: ff) { columns in
+                for r in 0..<n {
+                    for j in (r * ff + columns.lowerBound)..<(r * ff + columns.upperBound) {
+                        let g = gate_NF[j]
+                        hidden_NF[j] = g / (1 + Foundation.exp(-g)) * up_NF[j]
+                    }
                 }
             }
         } else {
