@@ -323,14 +323,17 @@ func benchDecode(peak: Double) -> [Row] {
             let prompt = (0..<16).map { $0 % config.vocabSize }
             let steps = 16
             var time = Double.infinity
+            let workspace = InferenceWorkspace()
             for _ in 0..<3 {  // best of 3, each from freshly prefilled caches
                 let caches = (0..<live).map { _ in model.makeCache(capacity: 64) }
                 for cache in caches {
-                    _ = model.forward(tokens: prompt, caches: Array(repeating: cache, count: prompt.count), logitRows: [prompt.count - 1])
+                    _ = model.forward(tokens: prompt, caches: Array(repeating: cache, count: prompt.count), logitRows: [prompt.count - 1],
+                                      workspace: workspace)
                 }
                 time = min(time, seconds {
                     for step in 0..<steps {
-                        _ = model.forward(tokens: (0..<live).map { ($0 + step) % config.vocabSize }, caches: caches, logitRows: Array(0..<live))
+                        _ = model.forward(tokens: (0..<live).map { ($0 + step) % config.vocabSize }, caches: caches,
+                                          logitRows: Array(0..<live), workspace: workspace)
                     }
                 })
             }
@@ -502,13 +505,20 @@ func benchPeers() throws -> [Row] {
     return rows
 }
 
-/// What `generate` does per problem, without a tokenizer: each sequence's random prompt
-/// prefilled on its own cache, then all sequences decoded together, one temperature-1 draw per
+/// What `generate` does, without a tokenizer: each sequence's random prompt prefilled on its own
+/// cache (prompts batched), then all sequences decoded together, one temperature-1 draw per
 /// row per step (softmax over the vocabulary, one uniform number) until `newTokens` tokens.
-func sampleLikeGenerate(_ model: Transformer, sequences: Int, promptTokens: Int, newTokens: Int) {
+/// Returns a hash of every logit's bits and every drawn token (to check that an engine change
+/// keeps the samples byte-identical).
+@discardableResult
+func sampleLikeGenerate(_ model: Transformer, sequences: Int, promptTokens: Int, newTokens: Int,
+                        prefillRows: Int = Generator.prefillRows) -> UInt64 {
     let vocab = model.config.vocabSize
     var random = SplitMix(state: 7)
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    func mix(_ value: UInt64) { hash = (hash ^ value) &* 0x100_0000_01b3 }
     func draw(_ logits: ArraySlice<Float>) -> Int {
+        for logit in logits { mix(UInt64(logit.bitPattern)) }
         let maximum = logits.max()!
         let weights = logits.map { Foundation.exp(Double($0 - maximum)) }
         var target = random.uniform() * weights.reduce(0, +)
@@ -519,13 +529,46 @@ func sampleLikeGenerate(_ model: Transformer, sequences: Int, promptTokens: Int,
         return vocab - 1
     }
     let caches = (0..<sequences).map { _ in model.makeCache(capacity: promptTokens + newTokens) }
-    var last = caches.map { cache in
-        let prompt = (0..<promptTokens).map { _ in random.below(vocab) }
-        return draw(model.forward(tokens: prompt, caches: Array(repeating: cache, count: promptTokens), logitRows: [promptTokens - 1])[...])
+    let workspace = InferenceWorkspace()
+    let prompts = (0..<sequences).map { _ in (0..<promptTokens).map { _ in random.below(vocab) } }
+    // Prefill as `generate` does: whole prompts together, up to `prefillRows` rows per call.
+    var last: [Int] = [], first = 0
+    while first < sequences {
+        var end = first + 1
+        while end < sequences && (end + 1 - first) * promptTokens <= prefillRows { end += 1 }
+        let logits = model.forward(tokens: prompts[first..<end].flatMap { $0 },
+                                   caches: caches[first..<end].flatMap { Array(repeating: $0, count: promptTokens) },
+                                   logitRows: (1...(end - first)).map { $0 * promptTokens - 1 }, workspace: workspace)
+        for s in 0..<(end - first) { last.append(draw(logits[(s * vocab)..<((s + 1) * vocab)])) }
+        first = end
     }
     for _ in 1..<newTokens {
-        let logits = model.forward(tokens: last, caches: caches, logitRows: Array(0..<sequences))
+        let logits = model.forward(tokens: last, caches: caches, logitRows: Array(0..<sequences), workspace: workspace)
         last = (0..<sequences).map { draw(logits[($0 * vocab)..<(($0 + 1) * vocab)]) }
+        for token in last { mix(UInt64(token)) }
+    }
+    return hash
+}
+
+/// `bench sampling [SEQUENCES...]`: only our side of the peers' sampling rows (the 25.6M llama,
+/// 32-token prompts, 128 new tokens, 2 threads), with the hash of the samples.
+func benchSampling(_ counts: [Int]) -> [Row] {
+    BLAS.setThreads(Int(ProcessInfo.processInfo.environment["SAMPLING_THREADS"] ?? "") ?? 2)
+    let config = ModelConfig(architecture: .llama, vocabSize: 512, hiddenSize: 512, intermediateSize: 1376, layers: 8,
+                             heads: 8, kvHeads: 8, maxPositions: 1024)
+    let sampler = Transformer(config: config)
+    sampler.initializeRandomly(seed: 2)
+    sampleLikeGenerate(sampler, sequences: 1, promptTokens: 4, newTokens: 4)
+    return counts.map { sequences in
+        var hash: UInt64 = 0
+        let time = seconds { hash = sampleLikeGenerate(sampler, sequences: sequences, promptTokens: 32, newTokens: 128) }
+        printError("sampling \(sequences): \(String(format: "%.2f", time)) s, hash \(String(hash, radix: 16))")
+        if ProcessInfo.processInfo.environment["PREFILL_CHECK"] != nil {
+            let alone = sampleLikeGenerate(sampler, sequences: sequences, promptTokens: 32, newTokens: 128, prefillRows: 1)
+            printError("  prompts prefilled one by one: hash \(String(alone, radix: 16))")
+        }
+        return Row(name: "sample llama 25.6M, \(sequences) seq x 128 new, 2 thr", value: Double(sequences * 128) / time,
+                   unit: "tok/s", reference: "hash low bits", referenceValue: Double(hash & 0xffff))
     }
 }
 
@@ -602,13 +645,14 @@ defer { try? FileManager.default.removeItem(atPath: scratch) }
 
 // `bench` runs every section; `bench math code` only those (engine, shards, math, code, tokenizer).
 // `bench peers` (PyTorch and transformers beside ours) runs only when named: `make bench-peers`.
-let sections = Set(CommandLine.arguments.dropFirst())
-let known: Set<String> = ["products", "training", "engine", "shards", "math", "code", "tokenizer", "peers"]
+let arguments = CommandLine.arguments.dropFirst()
+let sections = Set(arguments.filter { Int($0) == nil })
+let known: Set<String> = ["products", "training", "engine", "shards", "math", "code", "tokenizer", "peers", "sampling"]
 guard sections.isSubset(of: known) else {
     printError("bench: unknown section \(sections.subtracting(known).sorted()); sections: \(known.sorted())")
     exit(2)
 }
-func wanted(_ section: String) -> Bool { (sections.isEmpty && section != "peers") || sections.contains(section) }
+func wanted(_ section: String) -> Bool { (sections.isEmpty && section != "peers" && section != "sampling") || sections.contains(section) }
 
 var rows: [Row] = []
 if wanted("engine") {
@@ -623,6 +667,7 @@ if wanted("math") { rows += try benchMath(scratch: scratch) }
 if wanted("code") { rows += try benchCode() }
 if wanted("tokenizer") { rows += try benchTokenizer(scratch: scratch) }
 if wanted("peers") { rows += try benchPeers() }
+if wanted("sampling") { rows += benchSampling(arguments.compactMap { Int($0) }.isEmpty ? [1, 32, 128] : arguments.compactMap { Int($0) }) }
 
 func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
 func number(_ x: Double) -> String { x >= 100 ? String(format: "%.0f", x) : String(format: "%.1f", x) }

@@ -1,26 +1,43 @@
+import CKernels
+import Dispatch
 import Foundation
 
-/// Keys and values of one sequence, per layer: [capacity, kvHeads * headDim] each.
+/// Keys and values of one sequence: per layer one contiguous buffer holding the keys
+/// [kvHeads, capacity, headDim], then the values (same shape), written in place by every step (no
+/// copy-on-write arrays). Head-major, so that attention reads each head's keys and values as one
+/// contiguous run instead of a 2-KB stride. Rows at or past `length` are not initialized.
 public final class KVCache {
-    let width: Int
+    let layers: Int, heads: Int, headDim: Int
     public private(set) var capacity: Int
-    var keys: [[Float]]
-    var values: [[Float]]
+    private(set) var storage: [UnsafeMutablePointer<Float>]
     public internal(set) var length = 0
 
-    init(layers: Int, width: Int, capacity: Int) {
-        self.width = width
+    init(layers: Int, heads: Int, headDim: Int, capacity: Int) {
+        self.layers = layers
+        self.heads = heads
+        self.headDim = headDim
         self.capacity = capacity
-        keys = Array(repeating: [Float](repeating: 0, count: capacity * width), count: layers)
-        values = keys
+        storage = (0..<layers).map { _ in .allocate(capacity: 2 * heads * capacity * headDim) }
+    }
+
+    deinit { for buffer in storage { buffer.deallocate() } }
+
+    /// Keys of `head` in `layer`: [capacity, headDim].
+    func keys(_ layer: Int, head: Int) -> UnsafeMutablePointer<Float> { storage[layer] + head * capacity * headDim }
+    /// Values of `head` in `layer`: [capacity, headDim].
+    func values(_ layer: Int, head: Int) -> UnsafeMutablePointer<Float> {
+        storage[layer] + (heads + head) * capacity * headDim
     }
 
     /// An independent copy (the K samples of a problem share one prefill).
     public func copy() -> KVCache {
-        let clone = KVCache(layers: 0, width: width, capacity: 0)
-        clone.capacity = capacity
-        clone.keys = keys
-        clone.values = values
+        let clone = KVCache(layers: layers, heads: heads, headDim: headDim, capacity: capacity)
+        for l in 0..<layers {
+            for run in 0..<(2 * heads) {  // the written rows of each head's keys, then values
+                let offset = run * capacity * headDim
+                (clone.storage[l] + offset).initialize(from: storage[l] + offset, count: length * headDim)
+            }
+        }
         clone.length = length
         return clone
     }
@@ -28,17 +45,99 @@ public final class KVCache {
     func reserve(_ needed: Int) {
         guard needed > capacity else { return }
         let grown = max(needed, capacity * 2)
-        for l in keys.indices {
-            keys[l] += [Float](repeating: 0, count: (grown - capacity) * width)
-            values[l] += [Float](repeating: 0, count: (grown - capacity) * width)
+        for l in 0..<layers {
+            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: 2 * heads * grown * headDim)
+            for run in 0..<(2 * heads) {
+                (buffer + run * grown * headDim).initialize(from: storage[l] + run * capacity * headDim, count: length * headDim)
+            }
+            storage[l].deallocate()
+            storage[l] = buffer
         }
         capacity = grown
     }
 }
 
+/// The activations of one cached forward call, kept between calls so that decoding allocates
+/// nothing per step: buffers grow to the largest row count seen and are reused. One workspace
+/// serves one caller at a time (the `Generator`, a benchmark loop).
+public final class InferenceWorkspace {
+    private(set) var rows = 0
+    // [N, d], [N, qOut], [N, kvOut], [N, ff] rows of the current call.
+    private(set) var x = Scratch(), normed = Scratch(), q = Scratch(), k = Scratch(), v = Scratch()
+    private(set) var attended = Scratch(), projected = Scratch(), gate = Scratch(), up = Scratch(), hidden = Scratch()
+    /// Attention scratch of each parallel part: scores [group, T], softmaxed in place.
+    private(set) var scores: [Scratch] = []
+    /// RoPE rotations [position, headDim / 2], computed once per position.
+    private(set) var cosines = Scratch(), sines = Scratch()
+    private(set) var ropePositions = 0
+    private var ropeShape: (headDim: Int, theta: Float) = (0, 0)
+
+    public init() {}
+
+    /// A growable buffer whose contents need not survive growth.
+    struct Scratch {
+        private(set) var pointer = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+        private(set) var count = 1
+
+        mutating func reserve(_ needed: Int) {
+            guard needed > count else { return }
+            pointer.deallocate()
+            count = max(needed, count * 2)
+            pointer = .allocate(capacity: count)
+        }
+
+        func free() { pointer.deallocate() }
+    }
+
+    deinit {
+        for scratch in [x, normed, q, k, v, attended, projected, gate, up, hidden, cosines, sines] + scores {
+            scratch.free()
+        }
+    }
+
+    func prepare(rows n: Int, config: ModelConfig, longest: Int, parts: Int) {
+        let d = config.hiddenSize, ff = config.intermediateSize
+        let qOut = config.heads * config.headDim, kvOut = config.kvHeads * config.headDim
+        x.reserve(n * d); normed.reserve(n * d); projected.reserve(n * d)
+        q.reserve(n * qOut); attended.reserve(n * qOut)
+        k.reserve(n * kvOut); v.reserve(n * kvOut)
+        gate.reserve(n * ff); up.reserve(n * ff); hidden.reserve(n * ff)
+        while scores.count < parts { scores.append(Scratch()) }
+        let group = config.heads / config.kvHeads
+        for part in 0..<parts { scores[part].reserve(group * longest) }
+        rows = n
+    }
+
+    /// cos and sin of position * theta^(-2j/D) for every position below `positions`, computed
+    /// exactly as `Kernels.rope` computes them (same Float expressions, so the same bits).
+    func prepareRope(positions: Int, headDim: Int, theta: Float) {
+        if (headDim, theta) != ropeShape { ropePositions = 0; ropeShape = (headDim, theta) }  // another model
+        guard positions > ropePositions else { return }
+        let half = headDim / 2
+        let grown = max(positions, 2 * ropePositions)
+        let oldCosines = cosines, oldSines = sines
+        cosines = Scratch(); sines = Scratch()
+        cosines.reserve(grown * half); sines.reserve(grown * half)
+        if ropePositions > 0 {
+            cosines.pointer.update(from: oldCosines.pointer, count: ropePositions * half)
+            sines.pointer.update(from: oldSines.pointer, count: ropePositions * half)
+        }
+        oldCosines.free(); oldSines.free()
+        for j in 0..<half {
+            let frequency = Foundation.pow(theta, -Float(2 * j) / Float(headDim))
+            for position in ropePositions..<grown {
+                let angle = Float(position) * frequency
+                cosines.pointer[position * half + j] = Foundation.cos(angle)
+                sines.pointer[position * half + j] = Foundation.sin(angle)
+            }
+        }
+        ropePositions = grown
+    }
+}
+
 extension Transformer {
     public func makeCache(capacity: Int = 64) -> KVCache {
-        KVCache(layers: config.layers, width: config.kvHeads * config.headDim, capacity: capacity)
+        KVCache(layers: config.layers, heads: config.kvHeads, headDim: config.headDim, capacity: capacity)
     }
 
     /// Runs rows of tokens through the model with KV caches: row r is token `tokens[r]` at
@@ -49,11 +148,14 @@ extension Transformer {
     ///
     /// A row's result does not depend on the other rows, the thread count or the CPU: the
     /// products run on `FixedOrder.linear`, and attention, norms and softmax are per-row loops in
-    /// a fixed order (Swift never fuses a multiply and an add on its own).
-    public func forward(tokens: [Int], caches: [KVCache], logitRows: [Int]) -> [Float] {
+    /// a fixed order (Swift never fuses a multiply and an add on its own). They are the same
+    /// operations in the same order as training's `blockForward` on `fixedOrder: true`, so the
+    /// logits are the bits that path gave.
+    ///
+    /// `workspace` keeps the activations between calls (a decoding loop passes the same one every
+    /// step); without one, the call allocates its own.
+    public func forward(tokens: [Int], caches: [KVCache], logitRows: [Int], workspace: InferenceWorkspace? = nil) -> [Float] {
         let n = tokens.count, d = config.hiddenSize
-        let hd = config.headDim, qOut = config.heads * hd, kvOut = config.kvHeads * hd
-        let group = config.heads / config.kvHeads
         // Position of each row, and reserve cache room.
         var positions = [Int](repeating: 0, count: n)
         var next: [ObjectIdentifier: Int] = [:]
@@ -64,64 +166,213 @@ extension Transformer {
             next[id] = position + 1
         }
         for cache in caches { cache.reserve(next[ObjectIdentifier(cache)]!) }
+        let longest = (positions.max() ?? 0) + 1
+        let work = workspace ?? InferenceWorkspace()
+        work.prepare(rows: n, config: config, longest: longest, parts: FixedOrder.threads * FixedOrder.piecesPerThread)
+        if config.architecture != .gpt2 {
+            work.prepareRope(positions: longest, headDim: config.headDim, theta: config.ropeTheta)
+        }
         var logits = [Float](repeating: 0, count: logitRows.count * config.vocabSize)
         parameters.withUnsafeBufferPointer { pb in
             let p = pb.baseAddress!
-            var x = embed(tokens, positions: positions, parameters: p)
-            let longest = (positions.max() ?? 0) + 1
-            var scores = [Float](repeating: 0, count: group * longest), weights = [Float](repeating: 0, count: longest)
-            let scale = 1 / Float(hd).squareRoot()
-            for (l, block) in blocks.enumerated() {
-                _ = blockForward(&x, block, n: n, positions: positions, parameters: p, fixedOrder: true) { q, k, v in
-                    // Append each row's keys and values to its cache, then attend over the cache
-                    // up to and including the row's own position.
-                    for r in 0..<n {
-                        let cache = caches[r], base = positions[r] * kvOut
-                        for j in 0..<kvOut {
-                            cache.keys[l][base + j] = k[r * kvOut + j]
-                            cache.values[l][base + j] = v[r * kvOut + j]
-                        }
-                    }
-                    // Per row and KV head: the group's query heads (consecutive in q) against the
-                    // cache up to and including the row's own position, softmax, weighted values.
-                    var attended = [Float](repeating: 0, count: n * qOut)
-                    q.withUnsafeBufferPointer { qb in
-                        attended.withUnsafeMutableBufferPointer { ab in
-                            for r in 0..<n {
-                                let cache = caches[r], count = positions[r] + 1
-                                cache.keys[l].withUnsafeBufferPointer { keys in
-                                    cache.values[l].withUnsafeBufferPointer { values in
-                                        for kvHead in 0..<config.kvHeads {
-                                            let q0 = r * qOut + kvHead * group * hd
-                                            FixedOrder.scores(&scores, q_RD: qb.baseAddress! + q0, keys: keys.baseAddress! + kvHead * hd,
-                                                              stride: kvOut, rows: group, headDim: hd, count: count)
-                                            for g in 0..<group {
-                                                let row = g * count
-                                                var maximum = -Float.infinity
-                                                for t in 0..<count { scores[row + t] *= scale; maximum = max(maximum, scores[row + t]) }
-                                                var sum: Float = 0
-                                                for t in 0..<count { weights[t] = Foundation.exp(scores[row + t] - maximum); sum += weights[t] }
-                                                for t in 0..<count { weights[t] /= sum }
-                                                FixedOrder.weightedSum(ab.baseAddress! + q0 + g * hd, weights_T: weights,
-                                                                       values: values.baseAddress! + kvHead * hd, stride: kvOut,
-                                                                       count: count, width: hd)
-                                            }
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    return attended
+            let x_ND = work.x.pointer
+            for (row, token) in tokens.enumerated() {
+                let x = x_ND + row * d
+                x.update(from: p + embedding + token * d, count: d)
+                if let positionsOffset = self.positions {
+                    let position = p + positionsOffset + positions[row] * d
+                    for j in 0..<d { x[j] += position[j] }
                 }
             }
-            var normed = [Float](repeating: 0, count: n * d), mean = [Float](repeating: 0, count: n), rstd = [Float](repeating: 0, count: n)
-            normForward(&normed, mean: &mean, rstd: &rstd, x: x, weight: finalNormW, bias: finalNormB, n: n, parameters: p)
-            var selected = [Float](repeating: 0, count: logitRows.count * d)
-            for (i, r) in logitRows.enumerated() { for j in 0..<d { selected[i * d + j] = normed[r * d + j] } }
-            FixedOrder.linear(y_NO: &logits, x_NI: selected, w_OI: p + head, b_O: nil, n: logitRows.count, i: d, o: config.vocabSize)
+            for (l, block) in blocks.enumerated() {
+                inferenceBlock(layer: l, block, n: n, positions: positions, caches: caches, work: work, parameters: p)
+            }
+            // The final norm and the head only for the rows whose logits are wanted (the norm is
+            // per row, so the other rows need not be normalized).
+            let selected_LD = work.normed.pointer
+            for (i, r) in logitRows.enumerated() {
+                inferenceNorm(selected_LD + i * d, x: x_ND + r * d, weight: p + finalNormW, bias: finalNormB.map { p + $0 })
+            }
+            logits.withUnsafeMutableBufferPointer { lb in
+                FixedOrder.linear(y_NO: lb.baseAddress!, x_NI: selected_LD, w_OI: p + head, b_O: nil, n: logitRows.count,
+                                  i: d, o: config.vocabSize)
+            }
         }
         for cache in caches { cache.length = next[ObjectIdentifier(cache)]! }
         return logits
+    }
+
+    /// One block on the workspace's rows x [N, d], in place: norm, q/k/v, RoPE, keys and values
+    /// into the caches, attention over each row's cache, o, residual, norm, MLP, residual.
+    private func inferenceBlock(layer l: Int, _ block: BlockOffsets, n: Int, positions: [Int], caches: [KVCache],
+                                work: InferenceWorkspace, parameters p: ConstBuffer) {
+        let d = config.hiddenSize, ff = config.intermediateSize
+        let hd = config.headDim, qOut = config.heads * hd, kvOut = config.kvHeads * hd
+        let x_ND = work.x.pointer, normed_ND = work.normed.pointer, projected_ND = work.projected.pointer
+        let q_NQ = work.q.pointer, k_NK = work.k.pointer, v_NK = work.v.pointer, attended_NQ = work.attended.pointer
+        let norm1W = p + block.norm1W, norm1B = block.norm1B.map { p + $0 }
+        forRows(n, cost: 4 * d) { rows in
+            for r in rows { inferenceNorm(normed_ND + r * d, x: x_ND + r * d, weight: norm1W, bias: norm1B) }
+        }
+        FixedOrder.linears([.init(y: q_NQ, w: p + block.q, b: block.qB.map { p + $0 }, o: qOut),
+                            .init(y: k_NK, w: p + block.k, b: block.kB.map { p + $0 }, o: kvOut),
+                            .init(y: v_NK, w: p + block.v, b: block.vB.map { p + $0 }, o: kvOut)], x_NI: normed_ND, n: n, i: d)
+        // RoPE, then each row's keys and values into its cache at its position (rows write
+        // disjoint places, so they can run in parallel; attention reads them after).
+        let rope = config.architecture != .gpt2, half = hd / 2, heads = config.heads, kvHeads = config.kvHeads
+        let cosines_PH = work.cosines.pointer, sines_PH = work.sines.pointer
+        forRows(n, cost: 4 * (qOut + kvOut)) { rows in
+            for r in rows {
+                let position = positions[r]
+                if rope {
+                    let cosines = cosines_PH + position * half, sines = sines_PH + position * half
+                    rotate(q_NQ + r * qOut, heads: heads, headDim: hd, cosines: cosines, sines: sines)
+                    rotate(k_NK + r * kvOut, heads: kvHeads, headDim: hd, cosines: cosines, sines: sines)
+                }
+                let cache = caches[r], at = position * hd
+                for h in 0..<kvHeads {
+                    (cache.keys(l, head: h) + at).initialize(from: k_NK + r * kvOut + h * hd, count: hd)
+                    (cache.values(l, head: h) + at).initialize(from: v_NK + r * kvOut + h * hd, count: hd)
+                }
+            }
+        }
+        attend(layer: l, n: n, positions: positions, caches: caches, work: work)
+        FixedOrder.linear(y_NO: projected_ND, x_NI: attended_NQ, w_OI: p + block.o, b_O: block.oB.map { p + $0 }, n: n, i: qOut, o: d)
+        // Residual, then the second norm, row by row.
+        let norm2W = p + block.norm2W, norm2B = block.norm2B.map { p + $0 }
+        forRows(n, cost: 5 * d) { rows in
+            for r in rows {
+                let x = x_ND + r * d, projected = projected_ND + r * d
+                for j in 0..<d { x[j] += projected[j] }
+                inferenceNorm(normed_ND + r * d, x: x, weight: norm2W, bias: norm2B)
+            }
+        }
+        let up_NF = work.up.pointer, hidden_NF = work.hidden.pointer
+        if let gateOffset = block.gate {
+            let gate_NF = work.gate.pointer
+            // gate and up, then SwiGLU (silu(gate) * up, the 16-lane kernel training uses, with our
+            // own exp), by columns: each piece combines the columns it has just computed.
+            FixedOrder.sideBySide([.init(y: gate_NF, w: p + gateOffset, b: nil, o: ff),
+                                   .init(y: up_NF, w: p + block.up, b: block.upB.map { p + $0 }, o: ff)],
+                                  x_NI: normed_ND, n: n, i: d, o: ff) { columns in
+                for r in 0..<n {
+                    let start = r * ff + columns.lowerBound
+                    swiglu_forward(hidden_NF + start, gate_NF + start, up_NF + start, columns.count)
+                }
+            }
+        } else {
+            FixedOrder.linear(y_NO: up_NF, x_NI: normed_ND, w_OI: p + block.up, b_O: block.upB.map { p + $0 }, n: n, i: d, o: ff)
+            // GELU, tanh approximation, as Kernels.geluForward.
+            let scale: Float = (2 / Float.pi).squareRoot()
+            forRows(n, cost: 16 * ff) { rows in
+                for j in (rows.lowerBound * ff)..<(rows.upperBound * ff) {
+                    let v = up_NF[j]
+                    hidden_NF[j] = 0.5 * v * (1 + Foundation.tanh(scale * (v + 0.044715 * v * v * v)))
+                }
+            }
+        }
+        FixedOrder.linear(y_NO: projected_ND, x_NI: hidden_NF, w_OI: p + block.down, b_O: block.downB.map { p + $0 }, n: n,
+                          i: ff, o: d)
+        forRows(n, cost: d) { rows in
+            for j in (rows.lowerBound * d)..<(rows.upperBound * d) { x_ND[j] += projected_ND[j] }
+        }
+    }
+
+    /// Runs `body` on ranges of the n rows: split among the threads when there is enough work
+    /// (`cost` per row, in about multiply-adds) to pay for the hand-off, else on this thread.
+    /// Rows are independent and each row's arithmetic is the same either way. The bar is 8 times
+    /// that of the products: these loops are short, and on a shared machine a hand-off can wait
+    /// for a core far longer than the loop takes.
+    private func forRows(_ n: Int, cost: Int, _ body: (Range<Int>) -> Void) {
+        let parts = FixedOrder.pieces(count: n, work: n * cost / 8)
+        guard parts > 1 else { return body(0..<n) }
+        withoutActuallyEscaping(body) { body in
+            let job = RowsJob(body: body, n: n, parts: parts)
+            DispatchQueue.concurrentPerform(iterations: parts) { part in job.run(part) }
+        }
+    }
+
+    private struct RowsJob: @unchecked Sendable {
+        let body: (Range<Int>) -> Void, n: Int, parts: Int
+        func run(_ part: Int) { body((n * part / parts)..<(n * (part + 1) / parts)) }
+    }
+
+    /// The architecture's norm of one row, the arithmetic of `Kernels.rmsNormForward` and
+    /// `Kernels.layerNormForward` (sequential Float sums, the same expression order).
+    private func inferenceNorm(_ y: Buffer, x: ConstBuffer, weight w: ConstBuffer, bias b: ConstBuffer?) {
+        let c = config.hiddenSize, eps = config.normEps
+        if let b {
+            var mean: Float = 0
+            for j in 0..<c { mean += x[j] }
+            mean /= Float(c)
+            var variance: Float = 0
+            for j in 0..<c { variance += (x[j] - mean) * (x[j] - mean) }
+            let rstd = 1 / (variance / Float(c) + eps).squareRoot()
+            for j in 0..<c { y[j] = (x[j] - mean) * rstd * w[j] + b[j] }
+        } else {
+            var sumSquares: Float = 0
+            for j in 0..<c { sumSquares += x[j] * x[j] }
+            let rstd = 1 / (sumSquares / Float(c) + eps).squareRoot()
+            for j in 0..<c { y[j] = x[j] * rstd * w[j] }
+        }
+    }
+
+    /// RoPE on the heads of one row (rotate-half pairs (j, j + D/2)), as `Kernels.rope`.
+    private func rotate(_ x_HD: Buffer, heads: Int, headDim: Int, cosines: ConstBuffer, sines: ConstBuffer) {
+        let half = headDim / 2
+        for h in 0..<heads {
+            let base = x_HD + h * headDim
+            for j in 0..<half {
+                let a = base[j], b = base[j + half]
+                base[j] = a * cosines[j] - b * sines[j]
+                base[j + half] = b * cosines[j] + a * sines[j]
+            }
+        }
+    }
+
+    /// Attention of every row over its cache up to and including its own position. Rows are
+    /// independent, so parts of the rows run in parallel; each row's arithmetic is the same.
+    private func attend(layer l: Int, n: Int, positions: [Int], caches: [KVCache], work: InferenceWorkspace) {
+        let hd = config.headDim, qOut = config.heads * hd
+        let cost = positions.reduce(0) { $0 + ($1 + 1) } * qOut * 2
+        let parts = FixedOrder.pieces(count: n, work: cost)
+        let job = AttentionJob(model: self, layer: l, positions: positions, caches: caches, work: work, parts: parts, n: n)
+        if parts == 1 {
+            job.run(0)
+        } else {
+            DispatchQueue.concurrentPerform(iterations: parts) { part in job.run(part) }
+        }
+    }
+
+    /// Rows [n * part / parts, n * (part + 1) / parts) of one layer's attention.
+    private struct AttentionJob: @unchecked Sendable {
+        let model: Transformer, layer: Int, positions: [Int], caches: [KVCache], work: InferenceWorkspace
+        let parts: Int, n: Int
+
+        func run(_ part: Int) {
+            let config = model.config
+            let hd = config.headDim, qOut = config.heads * hd
+            let group = config.heads / config.kvHeads
+            let scale = 1 / Float(hd).squareRoot()
+            let scores = work.scores[part].pointer
+            let q_NQ = work.q.pointer, attended_NQ = work.attended.pointer
+            for r in (n * part / parts)..<(n * (part + 1) / parts) {
+                let cache = caches[r], count = positions[r] + 1
+                // Per KV head: the group's query heads (consecutive in q) against the cache,
+                // softmax, weighted values.
+                for kvHead in 0..<config.kvHeads {
+                    let q0 = r * qOut + kvHead * group * hd
+                    let keys = cache.keys(layer, head: kvHead), values = cache.values(layer, head: kvHead)
+                    FixedOrder.scores(scores, q_RD: q_NQ + q0, keys: keys, stride: hd, rows: group, headDim: hd, count: count)
+                    for g in 0..<group {
+                        // The softmax of training (`softmax_row`: scaled, 16 lanes, our own exp).
+                        let row = scores + g * count
+                        softmax_row(row, count - 1, count, scale)
+                        FixedOrder.weightedSum(attended_NQ + q0 + g * hd, weights_T: row, values: values, stride: hd,
+                                               count: count, width: hd)
+                    }
+                }
+            }
+        }
     }
 }

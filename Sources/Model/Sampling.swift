@@ -57,6 +57,12 @@ struct SampleRandom {
 
 /// Picks the next token from logits: argmax (lowest id on ties) at temperature 0, otherwise
 /// temperature, then top-k, then top-p (nucleus), then one draw from the stream.
+///
+/// The candidates are ordered by logit, highest first (lowest id on ties), and every sum runs in
+/// that order, so the same draw gives the same token on every machine. With top-k only the k best
+/// are selected and sorted (a partial selection, not a sort of the vocabulary); either way the
+/// order is that of sorting (id, logit) pairs, as the earlier implementation did (the test
+/// `pickTokenEqualsTheFullSort` compares the two).
 func pickToken(_ logits: ArraySlice<Float>, _ parameters: SamplingParameters, _ random: inout SampleRandom) -> Int {
     let base = logits.startIndex
     if parameters.temperature <= 0 {
@@ -64,26 +70,99 @@ func pickToken(_ logits: ArraySlice<Float>, _ parameters: SamplingParameters, _ 
         for i in logits.indices where logits[i] > logits[best] { best = i }
         return best - base
     }
-    var candidates = logits.indices.map { (id: $0 - base, logit: logits[$0] / parameters.temperature) }
-    candidates.sort { $0.logit != $1.logit ? $0.logit > $1.logit : $0.id < $1.id }
-    if parameters.topK > 0 && parameters.topK < candidates.count { candidates.removeLast(candidates.count - parameters.topK) }
-    let maximum = candidates[0].logit
-    var weights = candidates.map { Double(Foundation.exp($0.logit - maximum)) }
+    let count = logits.count
+    let keep = parameters.topK > 0 && parameters.topK < count ? parameters.topK : count
+    // One UInt64 per token whose ascending order is descending logit, then ascending id.
+    var keys = [UInt64](unsafeUninitializedCapacity: count) { buffer, initialized in
+        for id in 0..<count {
+            buffer[id] = candidateKey(logit: logits[base + id] / parameters.temperature, id: id)
+        }
+        initialized = count
+    }
+    if keep < count {
+        selectSmallest(&keys, keep)
+        keys[0..<keep].sort()
+    } else {
+        sortKeysInIDOrder(&keys)
+    }
+    let candidates = keys[0..<keep].map { Int($0 & 0xFFFF_FFFF) }
+    let maximum = logits[base + candidates[0]] / parameters.temperature
+    var weights = candidates.map { Double(Foundation.exp(logits[base + $0] / parameters.temperature - maximum)) }
     let total = weights.reduce(0, +)
     weights = weights.map { $0 / total }
     if parameters.topP < 1 {
-        var cumulative = 0.0, keep = 0
-        while keep < weights.count { cumulative += weights[keep]; keep += 1; if cumulative >= Double(parameters.topP) { break } }
-        weights.removeLast(weights.count - keep)
-        let kept = weights.reduce(0, +)
-        weights = weights.map { $0 / kept }
+        var cumulative = 0.0, kept = 0
+        while kept < weights.count { cumulative += weights[kept]; kept += 1; if cumulative >= Double(parameters.topP) { break } }
+        weights.removeLast(weights.count - kept)
+        let keptTotal = weights.reduce(0, +)
+        weights = weights.map { $0 / keptTotal }
     }
     var draw = random.next()
     for (i, weight) in weights.enumerated() {
         draw -= weight
-        if draw < 0 { return candidates[i].id }
+        if draw < 0 { return candidates[i] }
     }
-    return candidates[weights.count - 1].id
+    return candidates[weights.count - 1]
+}
+
+/// The sort key of a candidate: the logit's bits mapped to an unsigned order, inverted (highest
+/// logit first), above the id (lowest id first among equal logits; -0 and +0 are equal).
+@inline(__always)
+func candidateKey(logit: Float, id: Int) -> UInt64 {
+    let bits = (logit == 0 ? Float(0) : logit).bitPattern
+    let ascending = bits & 0x8000_0000 != 0 ? ~bits : bits | 0x8000_0000
+    return UInt64(~ascending) << 32 | UInt64(id)
+}
+
+/// Sorts candidate keys that are in ascending id order (as built): a vocabulary-sized array by a
+/// stable radix sort on the logit half (the ids' order then breaks ties, as the full key does), in
+/// a few linear passes instead of n log n comparisons; a short one by `sort`. Same order.
+func sortKeysInIDOrder(_ keys: inout [UInt64]) {
+    let count = keys.count
+    guard count >= 1024 else { return keys.sort() }
+    var other = [UInt64](repeating: 0, count: count)
+    keys.withUnsafeMutableBufferPointer { a in
+        other.withUnsafeMutableBufferPointer { b in
+            var source = a, target = b
+            for shift in stride(from: 32, to: 64, by: 8) {
+                var counts = [Int](repeating: 0, count: 257)
+                for key in source { counts[Int((key >> UInt64(shift)) & 0xFF) + 1] += 1 }
+                if counts.contains(count) { continue }  // every key has the same digit: nothing to do
+                for digit in 1...256 { counts[digit] += counts[digit - 1] }
+                for key in source {
+                    let digit = Int((key >> UInt64(shift)) & 0xFF)
+                    target[counts[digit]] = key
+                    counts[digit] += 1
+                }
+                swap(&source, &target)
+            }
+            if source.baseAddress != a.baseAddress { a.baseAddress!.update(from: source.baseAddress!, count: count) }
+        }
+    }
+}
+
+/// Rearranges `keys` so that its first k elements are its k smallest (in any order), by
+/// quickselect: expected linear time, where a sort would take n log n.
+func selectSmallest(_ keys: inout [UInt64], _ k: Int) {
+    var low = 0, high = keys.count - 1
+    keys.withUnsafeMutableBufferPointer { a in
+        while low < high {
+            // Median of three as the pivot, then Hoare's partition.
+            let middle = low + (high - low) / 2
+            if a[middle] < a[low] { a.swapAt(middle, low) }
+            if a[high] < a[low] { a.swapAt(high, low) }
+            if a[high] < a[middle] { a.swapAt(high, middle) }
+            let pivot = a[middle]
+            var i = low, j = high
+            while i <= j {
+                while a[i] < pivot { i += 1 }
+                while a[j] > pivot { j -= 1 }
+                if i <= j { a.swapAt(i, j); i += 1; j -= 1 }
+            }
+            // [low, j] <= pivot <= [i, high]; keep the side that holds position k - 1.
+            if k - 1 <= j { high = j } else if k - 1 >= i { low = i } else { return }
+        }
+    }
 }
 
 /// One finished sample.
@@ -108,6 +187,10 @@ public final class Generator {
     public let model: Transformer
     public let tokenizer: Tokenizer
     public let eos: Set<Int>
+
+    /// Rows per prefill call at most (whole prompts; a longer prompt alone): enough rows for the
+    /// products to run at full speed, few enough to keep the activations small.
+    public static let prefillRows = 512
 
     public init(model: Transformer, tokenizer: Tokenizer, eos: Set<Int>) {
         self.model = model
@@ -135,21 +218,38 @@ public final class Generator {
         var nextToEmit = 0
         let vocab = model.config.vocabSize
         let stopWindow = (parameters.stop.map(\.utf8.count).max() ?? 0) + 1
+        let workspace = InferenceWorkspace()
         while nextProblem < prompts.count || !live.isEmpty {
-            // Admit problems while there is room (always at least one).
-            while nextProblem < prompts.count && (live.isEmpty || live.count + samples <= maxLive) {
-                let (id, prompt) = prompts[nextProblem]
-                let promptIDs = tokenizer.encode(prompt)
-                let cache = model.makeCache(capacity: promptIDs.count + parameters.maxTokens + 1)
-                let logits = model.forward(tokens: promptIDs, caches: Array(repeating: cache, count: promptIDs.count),
-                                           logitRows: [promptIDs.count - 1])
-                for s in parameters.firstSample..<(parameters.firstSample + samples) {
-                    let last = s == parameters.firstSample + samples - 1
-                    live.append(Sequence(problem: nextProblem, sample: s, cache: last ? cache : cache.copy(),
-                                         random: SampleRandom(seed: parameters.seed, id: id, sample: s), logits: logits))
-                }
+            // Admit problems while there is room (always at least one), their prompts prefilled
+            // together, up to `prefillRows` rows per call (rows are independent: same logits).
+            var admitted: [(problem: Int, ids: [Int], cache: KVCache)] = []
+            var admittedLive = live.count
+            while nextProblem < prompts.count && (admittedLive == 0 || admittedLive + samples <= maxLive) {
+                let promptIDs = tokenizer.encode(prompts[nextProblem].prompt)
+                admitted.append((nextProblem, promptIDs, model.makeCache(capacity: promptIDs.count + parameters.maxTokens + 1)))
+                admittedLive += samples
                 finished[nextProblem] = []
                 nextProblem += 1
+            }
+            var first = 0
+            while first < admitted.count {
+                var end = first + 1, rows = admitted[first].ids.count
+                while end < admitted.count && rows + admitted[end].ids.count <= Self.prefillRows { rows += admitted[end].ids.count; end += 1 }
+                let part = admitted[first..<end]
+                var lastRows: [Int] = [], row = 0
+                for prompt in part { row += prompt.ids.count; lastRows.append(row - 1) }
+                let logits = model.forward(tokens: part.flatMap(\.ids), caches: part.flatMap { Array(repeating: $0.cache, count: $0.ids.count) },
+                                           logitRows: lastRows, workspace: workspace)
+                for (index, prompt) in part.enumerated() {
+                    let problemLogits = Array(logits[(index * vocab)..<((index + 1) * vocab)])
+                    for s in parameters.firstSample..<(parameters.firstSample + samples) {
+                        let last = s == parameters.firstSample + samples - 1
+                        live.append(Sequence(problem: prompt.problem, sample: s, cache: last ? prompt.cache : prompt.cache.copy(),
+                                             random: SampleRandom(seed: parameters.seed, id: prompts[prompt.problem].id, sample: s),
+                                             logits: problemLogits))
+                    }
+                }
+                first = end
             }
             // Sample one token for every live sequence; finish or continue.
             var continuing: [Sequence] = []
@@ -185,7 +285,8 @@ public final class Generator {
             }
             live = continuing
             if !live.isEmpty {
-                let logits = model.forward(tokens: live.map { $0.generated.last! }, caches: live.map(\.cache), logitRows: Array(live.indices))
+                let logits = model.forward(tokens: live.map { $0.generated.last! }, caches: live.map(\.cache), logitRows: Array(live.indices),
+                                           workspace: workspace)
                 for (i, sequence) in live.enumerated() { sequence.logits = Array(logits[(i * vocab)..<((i + 1) * vocab)]) }
             }
             // Emit completed problems in order.

@@ -108,58 +108,6 @@ extension Transformer {
                               accumulate: true)
     }
 
-    /// Token embeddings [N, d] of the rows, plus learned position embeddings (gpt2).
-    func embed(_ tokens: [Int], positions rowPositions: [Int], parameters p: UnsafePointer<Float>) -> [Float] {
-        let d = config.hiddenSize
-        var x = [Float](repeating: 0, count: tokens.count * d)
-        for (row, token) in tokens.enumerated() {
-            for j in 0..<d { x[row * d + j] = p[embedding + token * d + j] }
-            if let positions { for j in 0..<d { x[row * d + j] += p[positions + rowPositions[row] * d + j] } }
-        }
-        return x
-    }
-
-    /// One block of cached inference on the rows `x` [N, d], updated in place, with RoPE at
-    /// `positions`. `attend` turns q [N, heads * headDim] and k, v [N, kvHeads * headDim] into the
-    /// attention output over each row's KV cache. The matrix products run on `FixedOrder.linear`,
-    /// whose rows do not depend on each other (training has `trainingBlockForward`).
-    func blockForward(_ x: inout [Float], _ block: BlockOffsets, n: Int, positions: [Int], parameters p: UnsafePointer<Float>,
-                      fixedOrder: Bool,
-                      attend: (_ q: [Float], _ k: [Float], _ v: [Float]) -> [Float]) {
-        precondition(fixedOrder, "training runs trainingBlockForward")
-        let linear = FixedOrder.linear
-        let d = config.hiddenSize, ff = config.intermediateSize
-        let hd = config.headDim, qOut = config.heads * hd, kvOut = config.kvHeads * hd
-        var n1 = [Float](repeating: 0, count: n * d), mean1 = [Float](repeating: 0, count: n), rstd1 = [Float](repeating: 0, count: n)
-        normForward(&n1, mean: &mean1, rstd: &rstd1, x: x, weight: block.norm1W, bias: block.norm1B, n: n, parameters: p)
-        var q = [Float](repeating: 0, count: n * qOut), k = [Float](repeating: 0, count: n * kvOut), v = [Float](repeating: 0, count: n * kvOut)
-        linear(&q, n1, p + block.q, block.qB.map { p + $0 }, n, d, qOut)
-        linear(&k, n1, p + block.k, block.kB.map { p + $0 }, n, d, kvOut)
-        linear(&v, n1, p + block.v, block.vB.map { p + $0 }, n, d, kvOut)
-        if config.architecture != .gpt2 {
-            Kernels.rope(&q, positions: positions, heads: config.heads, headDim: hd, theta: config.ropeTheta)
-            Kernels.rope(&k, positions: positions, heads: config.kvHeads, headDim: hd, theta: config.ropeTheta)
-        }
-        let attention = attend(q, k, v)
-        var projected = [Float](repeating: 0, count: n * d)
-        linear(&projected, attention, p + block.o, block.oB.map { p + $0 }, n, qOut, d)
-        for i in 0..<(n * d) { x[i] += projected[i] }
-        var n2 = [Float](repeating: 0, count: n * d), mean2 = [Float](repeating: 0, count: n), rstd2 = [Float](repeating: 0, count: n)
-        normForward(&n2, mean: &mean2, rstd: &rstd2, x: x, weight: block.norm2W, bias: block.norm2B, n: n, parameters: p)
-        var up = [Float](repeating: 0, count: n * ff), hidden = [Float](repeating: 0, count: n * ff)
-        var gate: [Float] = []
-        linear(&up, n2, p + block.up, block.upB.map { p + $0 }, n, d, ff)
-        if let gateOffset = block.gate {
-            gate = [Float](repeating: 0, count: n * ff)
-            linear(&gate, n2, p + gateOffset, nil, n, d, ff)
-            Kernels.swigluForward(h_NF: &hidden, gate_NF: gate, up_NF: up, count: n * ff)
-        } else {
-            Kernels.geluForward(y: &hidden, x: up, count: n * ff)
-        }
-        linear(&projected, hidden, p + block.down, block.downB.map { p + $0 }, n, ff, d)
-        for i in 0..<(n * d) { x[i] += projected[i] }
-    }
-
     /// The LM head fused with the loss, `headChunk` rows at a time: logits, cross-entropy, and
     /// (with `computeGradients`) the gradient into the final norm output (`work.dFinal`) and the
     /// head weight.

@@ -27,7 +27,7 @@ import Testing
     /// Bit for bit the definition, for shapes with partial k-chunks and partial row and column
     /// tiles, with and without bias, on one thread and split over two; so a row's outputs never
     /// depend on the rows beside it, the tiling or the threads.
-    @Test(arguments: [(1, 5, 3), (9, 16, 4), (13, 37, 21), (70, 100, 40), (3, 256, 19)])
+    @Test(arguments: [(1, 5, 3), (9, 16, 4), (13, 37, 21), (70, 100, 40), (3, 256, 19), (6, 48, 11), (5, 33, 38), (2, 20, 100)])
     func matchesTheDefinitionBitForBit(n: Int, i: Int, o: Int) {
         let x = (0..<(n * i)).map { Float(($0 * 7919) % 2003) / 1001 - 1 }
         let w = (0..<(o * i)).map { Float(($0 * 104_729) % 997) / 498 - 1 }
@@ -52,6 +52,34 @@ import Testing
         }
     }
 
+    /// Several products of one x in one hand-off (`linears`: q, k, v) give the bits of each alone.
+    @Test(arguments: [1, 7, 70])
+    func productsTogetherEqualEachAlone(n: Int) {
+        let i = 40, widths = [21, 48, 5]
+        let x = (0..<(n * i)).map { Float(($0 * 7919) % 2003) / 1001 - 1 }
+        let ws = widths.map { o in (0..<(o * i)).map { Float(($0 * 104_729 + o) % 997) / 498 - 1 } }
+        let bias = (0..<48).map { Float($0 % 5) / 3 - 0.5 }
+        let saved = FixedOrder.threads
+        defer { FixedOrder.threads = saved }
+        for threads in [1, 2] {
+            FixedOrder.threads = threads
+            let ys = widths.map { o in UnsafeMutablePointer<Float>.allocate(capacity: n * o) }
+            defer { for y in ys { y.deallocate() } }
+            ws[0].withUnsafeBufferPointer { w0 in ws[1].withUnsafeBufferPointer { w1 in ws[2].withUnsafeBufferPointer { w2 in
+                bias.withUnsafeBufferPointer { b in
+                    FixedOrder.linears([.init(y: ys[0], w: w0.baseAddress!, b: nil, o: widths[0]),
+                                        .init(y: ys[1], w: w1.baseAddress!, b: b.baseAddress!, o: widths[1]),
+                                        .init(y: ys[2], w: w2.baseAddress!, b: nil, o: widths[2])], x_NI: x, n: n, i: i)
+                }
+            } } }
+            for (index, o) in widths.enumerated() {
+                let expected = Self.definition(x: x, w: ws[index], b: index == 1 ? bias : nil, n: n, i: i, o: o)
+                let got = Array(UnsafeBufferPointer(start: ys[index], count: n * o))
+                #expect(got.map(\.bitPattern) == expected.map(\.bitPattern), "product \(index) threads \(threads)")
+            }
+        }
+    }
+
     /// Attention scores read keys `stride` floats apart (one head inside a KV cache row): the same
     /// bits as the contiguous product of the same keys copied out.
     @Test func stridedScoresEqualTheContiguousProduct() {
@@ -69,7 +97,7 @@ import Testing
 
     /// The weighted sum of values is, per element, fma over positions in ascending order, for
     /// widths with and without a partial 16-lane chunk.
-    @Test(arguments: [24, 64, 7])
+    @Test(arguments: [24, 64, 7, 40, 96, 130])
     func weightedSumIsFMAInAscendingPosition(width: Int) {
         let count = 29, stride = width + 5
         let weights = (0..<count).map { Float(($0 * 31) % 17) / 17 }

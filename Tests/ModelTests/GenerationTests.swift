@@ -77,6 +77,41 @@ import Testing
         #expect(one.map(\.problem) == (0..<9).flatMap { [Int](repeating: $0, count: 4) })
     }
 
+    /// One workspace reused across calls of different row counts (prompts batched, then decode
+    /// steps, caches copied and grown) gives the bits of fresh workspaces and one prompt per call.
+    @Test(arguments: ["llama", "qwen2", "gpt2"])
+    func reusedWorkspaceAndBatchedPrefillKeepTheBits(name: String) throws {
+        let model = try Transformer.load(directory: modelFixtures.appendingPathComponent("models/\(name)").path)
+        let vocab = model.config.vocabSize
+        let prompts = [[3, 17, 5], [11, 4, 39, 1, 0, 25], [7]]
+        func run(shared: InferenceWorkspace?, batchedPrefill: Bool) -> [[UInt32]] {
+            var caches = prompts.map { _ in model.makeCache(capacity: 2) }
+            var logits: [[Float]] = []
+            if batchedPrefill {
+                let all = model.forward(tokens: prompts.flatMap { $0 }, caches: prompts.indices.flatMap { Array(repeating: caches[$0], count: prompts[$0].count) },
+                                        logitRows: [2, 8, 9], workspace: shared)
+                logits = prompts.indices.map { Array(all[($0 * vocab)..<(($0 + 1) * vocab)]) }
+            } else {
+                logits = prompts.indices.map { i in
+                    model.forward(tokens: prompts[i], caches: Array(repeating: caches[i], count: prompts[i].count),
+                                  logitRows: [prompts[i].count - 1], workspace: shared)
+                }
+            }
+            caches.append(caches[1].copy())
+            var out = logits.map { $0.map(\.bitPattern) }
+            for step in 0..<6 {
+                let tokens = caches.indices.map { ($0 * 5 + step) % vocab }
+                let all = model.forward(tokens: tokens, caches: caches, logitRows: Array(caches.indices), workspace: shared)
+                out.append(all.map(\.bitPattern))
+                if step == 2 { caches.removeFirst() }
+            }
+            return out
+        }
+        let reference = run(shared: nil, batchedPrefill: false)
+        #expect(run(shared: InferenceWorkspace(), batchedPrefill: false) == reference)
+        #expect(run(shared: InferenceWorkspace(), batchedPrefill: true) == reference)
+    }
+
     /// Regression: `generate --stop "\n\n"` (as its help shows) used to stop on a literal
     /// backslash-n and never on a blank line.
     @Test func stopArgumentsReadEscapes() {
