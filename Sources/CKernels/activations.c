@@ -4,7 +4,6 @@
 #include "fixed_order.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <string.h>
 
 #pragma clang fp contract(off)
@@ -205,20 +204,14 @@ DEFINE_PATHS(avx512, __attribute__((target("avx512f,fma"))))
 DEFINE_PATHS(avx2, __attribute__((target("avx2,fma"))))
 DEFINE_PATHS(generic, )
 
+/// The code path of every kernel of the module (`kernel_isa_level`, RESTEM_KERNEL_ISA).
 enum path { PATH_GENERIC, PATH_AVX2, PATH_AVX512 };
-static enum path chosen = PATH_GENERIC;
-static pthread_once_t choose_once = PTHREAD_ONCE_INIT;
-
-static void choose_path(void) {
-    const char *isa = fixed_order_isa();
-    chosen = strcmp(isa, "avx512") == 0 ? PATH_AVX512 : strcmp(isa, "avx2") == 0 ? PATH_AVX2 : PATH_GENERIC;
-}
 
 #define DISPATCH(NAME, ...)                                                                                    \
     do {                                                                                                       \
-        pthread_once(&choose_once, choose_path);                                                               \
-        if (chosen == PATH_AVX512) NAME##_avx512(__VA_ARGS__);                                                 \
-        else if (chosen == PATH_AVX2) NAME##_avx2(__VA_ARGS__);                                                \
+        const enum path path = (enum path)kernel_isa_level();                                                  \
+        if (path == PATH_AVX512) NAME##_avx512(__VA_ARGS__);                                                   \
+        else if (path == PATH_AVX2) NAME##_avx2(__VA_ARGS__);                                                  \
         else NAME##_generic(__VA_ARGS__);                                                                      \
     } while (0)
 
@@ -235,8 +228,8 @@ void softmax_row(float *x, ptrdiff_t last, ptrdiff_t width, float scale) { DISPA
 void vector_exp(float *y, const float *x, ptrdiff_t count) { DISPATCH(vector_exp, y, x, count); }
 
 double cross_entropy_row(float *x, ptrdiff_t width, ptrdiff_t target, float scale) {
-    pthread_once(&choose_once, choose_path);
-    if (chosen == PATH_AVX512) return cross_entropy_row_avx512(x, width, target, scale);
-    if (chosen == PATH_AVX2) return cross_entropy_row_avx2(x, width, target, scale);
+    const enum path path = (enum path)kernel_isa_level();
+    if (path == PATH_AVX512) return cross_entropy_row_avx512(x, width, target, scale);
+    if (path == PATH_AVX2) return cross_entropy_row_avx2(x, width, target, scale);
     return cross_entropy_row_generic(x, width, target, scale);
 }

@@ -155,6 +155,11 @@ static void choose_isa(void) {
         if (strcmp(forced, isa_names[candidate]) == 0) chosen_isa = (enum isa)candidate;
 }
 
+int kernel_isa_level(void) {
+    pthread_once(&choose_once, choose_isa);
+    return (int)chosen_isa;
+}
+
 const char *fixed_order_isa(void) {
     pthread_once(&choose_once, choose_isa);
     return isa_names[chosen_isa];

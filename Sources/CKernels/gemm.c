@@ -230,25 +230,15 @@ DEFINE_GEMM(gemm_avx512, __attribute__((target("avx512f,fma"))), 12, 2)
 DEFINE_GEMM(gemm_avx2, __attribute__((target("avx2,fma"))), 6, 1)
 DEFINE_GEMM(gemm_generic, , 4, 1)
 
+/// The code path of every kernel of the module (`kernel_isa_level`, RESTEM_KERNEL_ISA).
 enum path { PATH_GENERIC, PATH_AVX2, PATH_AVX512 };
-static enum path chosen = PATH_GENERIC;
-static pthread_once_t choose_once = PTHREAD_ONCE_INIT;
-
-/// The same code path as the fixed-order kernels (and RESTEM_KERNEL_ISA).
-static void choose_path(void) {
-    const char *isa = fixed_order_isa();
-    chosen = strcmp(isa, "avx512") == 0 ? PATH_AVX512 : strcmp(isa, "avx2") == 0 ? PATH_AVX2 : PATH_GENERIC;
-}
 
 ptrdiff_t gemm_tile_rows(void) {
-    pthread_once(&choose_once, choose_path);
-    return chosen == PATH_AVX512 ? 12 : chosen == PATH_AVX2 ? 6 : 4;
+    const enum path path = (enum path)kernel_isa_level();
+    return path == PATH_AVX512 ? 12 : path == PATH_AVX2 ? 6 : 4;
 }
 
-ptrdiff_t gemm_tile_columns(void) {
-    pthread_once(&choose_once, choose_path);
-    return chosen == PATH_AVX512 ? 32 : 16;
-}
+ptrdiff_t gemm_tile_columns(void) { return (enum path)kernel_isa_level() == PATH_AVX512 ? 32 : 16; }
 
 void gemm_f32(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda, int trans_a, const float *b,
               ptrdiff_t ldb, int trans_b, float *c, ptrdiff_t ldc, int accumulate, ptrdiff_t row_begin,
@@ -256,13 +246,12 @@ void gemm_f32(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t l
     (void)m;
     (void)n;
     if (row_begin >= row_end || col_begin >= col_end) return;
-    pthread_once(&choose_once, choose_path);
     // Denormals flushed to zero, inputs (DAZ) and results (FTZ), for this product only: one
     // denormal operand costs an x86 FMA a microcode assist, and a model that has learned its task
     // is full of them (softmax tails, their gradients): 75x slower in a measured product.
     const unsigned int saved_csr = _mm_getcsr();
     _mm_setcsr(saved_csr | 0x8040);
-    switch (chosen) {
+    switch ((enum path)kernel_isa_level()) {
     case PATH_AVX512:
         gemm_avx512(k, a, lda, trans_a, b, ldb, trans_b, c, ldc, accumulate, row_begin, row_end, col_begin, col_end);
         break;

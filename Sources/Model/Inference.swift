@@ -297,23 +297,13 @@ extension Transformer {
         func run(_ part: Int) { body((n * part / parts)..<(n * (part + 1) / parts)) }
     }
 
-    /// The architecture's norm of one row, the arithmetic of `Kernels.rmsNormForward` and
-    /// `Kernels.layerNormForward` (sequential Float sums, the same expression order).
+    /// The architecture's norm of one row: the row functions training's norms run.
     private func inferenceNorm(_ y: Buffer, x: ConstBuffer, weight w: ConstBuffer, bias b: ConstBuffer?) {
         let c = config.hiddenSize, eps = config.normEps
         if let b {
-            var mean: Float = 0
-            for j in 0..<c { mean += x[j] }
-            mean /= Float(c)
-            var variance: Float = 0
-            for j in 0..<c { variance += (x[j] - mean) * (x[j] - mean) }
-            let rstd = 1 / (variance / Float(c) + eps).squareRoot()
-            for j in 0..<c { y[j] = (x[j] - mean) * rstd * w[j] + b[j] }
+            _ = Kernels.layerNormRow(y, x: x, w: w, b: b, c: c, eps: eps)
         } else {
-            var sumSquares: Float = 0
-            for j in 0..<c { sumSquares += x[j] * x[j] }
-            let rstd = 1 / (sumSquares / Float(c) + eps).squareRoot()
-            for j in 0..<c { y[j] = x[j] * rstd * w[j] }
+            _ = Kernels.rmsNormRow(y, x: x, w: w, c: c, eps: eps)
         }
     }
 

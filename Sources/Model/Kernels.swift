@@ -40,17 +40,20 @@ public enum Kernels {
     /// Rows per thread hand-off for row-wise loops of width `c` (about 32K values each).
     static func rowGrain(_ c: Int) -> Int { max(1, 32_768 / max(c, 1)) }
 
+    /// One row: y = x / rms(x) * w; returns 1/rms. Training and cached inference share it.
+    @inline(__always)
+    static func rmsNormRow(_ y: Buffer, x: ConstBuffer, w: ConstBuffer, c: Int, eps: Float) -> Float {
+        var sumSquares: Float = 0
+        for j in 0..<c { sumSquares += x[j] * x[j] }
+        let rstd = 1 / (sumSquares / Float(c) + eps).squareRoot()
+        for j in 0..<c { y[j] = x[j] * rstd * w[j] }
+        return rstd
+    }
+
     /// `rstd_N` saves 1/rms per row for the backward pass.
     public static func rmsNormForward(y_NC: Buffer, rstd_N: Buffer, x_NC: ConstBuffer, w_C: ConstBuffer, n: Int, c: Int, eps: Float) {
         Parallel.forRanges(n, grain: rowGrain(c)) { rows in
-            for row in rows {
-                let x = x_NC + row * c, y = y_NC + row * c
-                var sumSquares: Float = 0
-                for j in 0..<c { sumSquares += x[j] * x[j] }
-                let rstd = 1 / (sumSquares / Float(c) + eps).squareRoot()
-                rstd_N[row] = rstd
-                for j in 0..<c { y[j] = x[j] * rstd * w_C[j] }
-            }
+            for row in rows { rstd_N[row] = rmsNormRow(y_NC + row * c, x: x_NC + row * c, w: w_C, c: c, eps: eps) }
         }
     }
 
@@ -78,20 +81,25 @@ public enum Kernels {
 
     // MARK: LayerNorm (gpt2): y = (x - mean) / std * w + b
 
+    /// One row: y = (x - mean) / std * w + b; returns (mean, 1/std).
+    @inline(__always)
+    static func layerNormRow(_ y: Buffer, x: ConstBuffer, w: ConstBuffer, b: ConstBuffer, c: Int, eps: Float)
+        -> (mean: Float, rstd: Float) {
+        var mean: Float = 0
+        for j in 0..<c { mean += x[j] }
+        mean /= Float(c)
+        var variance: Float = 0
+        for j in 0..<c { variance += (x[j] - mean) * (x[j] - mean) }
+        let rstd = 1 / (variance / Float(c) + eps).squareRoot()
+        for j in 0..<c { y[j] = (x[j] - mean) * rstd * w[j] + b[j] }
+        return (mean, rstd)
+    }
+
     public static func layerNormForward(y_NC: Buffer, mean_N: Buffer, rstd_N: Buffer, x_NC: ConstBuffer, w_C: ConstBuffer,
                                         b_C: ConstBuffer, n: Int, c: Int, eps: Float) {
         Parallel.forRanges(n, grain: rowGrain(c)) { rows in
             for row in rows {
-                let x = x_NC + row * c, y = y_NC + row * c
-                var mean: Float = 0
-                for j in 0..<c { mean += x[j] }
-                mean /= Float(c)
-                var variance: Float = 0
-                for j in 0..<c { variance += (x[j] - mean) * (x[j] - mean) }
-                let rstd = 1 / (variance / Float(c) + eps).squareRoot()
-                mean_N[row] = mean
-                rstd_N[row] = rstd
-                for j in 0..<c { y[j] = (x[j] - mean) * rstd * w_C[j] + b_C[j] }
+                (mean_N[row], rstd_N[row]) = layerNormRow(y_NC + row * c, x: x_NC + row * c, w: w_C, b: b_C, c: c, eps: eps)
             }
         }
     }

@@ -30,4 +30,7 @@ void fixed_order_weighted_sum(float *out, const float *p, const float *v, ptrdif
 /// CPU lacks falls back to the best one it has.
 const char *fixed_order_isa(void);
 
+/// The same choice as a number, for the other kernels of the module: 0 generic, 1 avx2, 2 avx512.
+int kernel_isa_level(void);
+
 #endif
