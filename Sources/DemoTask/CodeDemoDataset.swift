@@ -36,11 +36,13 @@ public struct CodeDemoDataset: Sendable {
     public init(_ options: Options) {
         var random = DemoRandom(seed: options.seed ^ 0xC0DE)
         // Problems are unique across the splits and the pretraining problems by their spec
-        // text; after a bounded number of redraws a repeat is accepted (no endless loop).
+        // text; after a bounded number of redraws a repeat is accepted (no endless loop), except
+        // that a split's problem never enters the pretraining corpus: the one-operation specs are
+        // few, and 750 one-operation pretraining problems used to repeat 27 test problems.
         var used: Set<String> = []
-        func draw(_ count: Int) -> [ListProgram] {
+        func draw(_ count: Int, never forbidden: Set<String> = []) -> [ListProgram] {
             (0..<count).map { i in
-                let length = i % 4 + 1
+                var length = i % 4 + 1
                 let format: ListProgram.Format = random.unit() < options.stdioShare ? .stdio : .call
                 var program = ListProgram.random(length: length, format: format, using: &random)
                 var redraws = 0
@@ -48,12 +50,17 @@ public struct CodeDemoDataset: Sendable {
                     program = ListProgram.random(length: length, format: format, using: &random)
                     redraws += 1
                 }
+                while forbidden.contains(program.problem) {  // a longer program instead
+                    length = min(4, length + 1)
+                    program = ListProgram.random(length: length, format: format, using: &random)
+                }
                 used.insert(program.problem)
                 return program
             }
         }
         let testPrograms = draw(options.test), validationPrograms = draw(options.validation)
-        let trainPrograms = draw(options.train), pretrainPrograms = draw(options.pretrainProblems)
+        let trainPrograms = draw(options.train)
+        let pretrainPrograms = draw(options.pretrainProblems, never: used)
 
         func problemRecord(_ program: ListProgram, split: String, _ index: Int) -> Record {
             Record(["id": .string("code-demo/\(split)/\(index)"), "task": "code", "problem": .string(program.problem),

@@ -57,6 +57,19 @@ import Model
         #expect(small(seed: 1).test != small().test)
     }
 
+    /// Regression: at the default sizes the one-operation specs run out, and 750 one-operation
+    /// pretraining problems used to repeat 27 test, 24 train and some validation problems (a
+    /// repeat was accepted after 200 redraws). No split's problem may be in the corpus.
+    @Test func defaultPretrainingCorpusHoldsNoSplitProblem() {
+        let data = CodeDemoDataset(CodeDemoDataset.Options())
+        let pretrainPrompts = Set(data.pretrain.compactMap { $0["prompt"]?.stringValue })
+        for split in [data.train, data.validation, data.test] {
+            let repeated = split.compactMap { $0["problem"]?.stringValue }.filter { pretrainPrompts.contains("#\($0)\n") }
+            #expect(repeated.isEmpty, "\(repeated.count) problems of a split are in the pretraining corpus")
+        }
+        #expect(data.pretrain.count == CodeDemoDataset.Options().pretrainProblems + CodeDemoDataset.Options().factLines)
+    }
+
     @Test func splitsAreBalancedDisjointAndFitTheContext() throws {
         let data = small()
         #expect(data.train.count == 400 && data.validation.count == 80 && data.test.count == 160)
