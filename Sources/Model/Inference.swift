@@ -1,5 +1,4 @@
 import CKernels
-import Dispatch
 import Foundation
 
 /// Keys and values of one sequence: per layer one contiguous buffer holding the keys
@@ -284,17 +283,7 @@ extension Transformer {
     /// that of the products: these loops are short, and on a shared machine a hand-off can wait
     /// for a core far longer than the loop takes.
     private func forRows(_ n: Int, cost: Int, _ body: (Range<Int>) -> Void) {
-        let parts = FixedOrder.pieces(count: n, work: n * cost / 8)
-        guard parts > 1 else { return body(0..<n) }
-        withoutActuallyEscaping(body) { body in
-            let job = RowsJob(body: body, n: n, parts: parts)
-            DispatchQueue.concurrentPerform(iterations: parts) { part in job.run(part) }
-        }
-    }
-
-    private struct RowsJob: @unchecked Sendable {
-        let body: (Range<Int>) -> Void, n: Int, parts: Int
-        func run(_ part: Int) { body((n * part / parts)..<(n * (part + 1) / parts)) }
+        Parallel.forRanges(n, parts: FixedOrder.pieces(count: n, work: n * cost / 8), body)
     }
 
     /// The architecture's norm of one row: the row functions training's norms run.
@@ -327,11 +316,7 @@ extension Transformer {
         let cost = positions.reduce(0) { $0 + ($1 + 1) } * qOut * 2
         let parts = FixedOrder.pieces(count: n, work: cost)
         let job = AttentionJob(model: self, layer: l, positions: positions, caches: caches, work: work, parts: parts, n: n)
-        if parts == 1 {
-            job.run(0)
-        } else {
-            DispatchQueue.concurrentPerform(iterations: parts) { part in job.run(part) }
-        }
+        Parallel.run(parts: parts) { part in job.run(part) }
     }
 
     /// Rows [n * part / parts, n * (part + 1) / parts) of one layer's attention.

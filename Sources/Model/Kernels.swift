@@ -1,5 +1,4 @@
 import CKernels
-import Dispatch
 import Foundation
 
 // The layers of the three architectures, forward and backward, on row-major Float buffers.
@@ -218,20 +217,19 @@ public enum Kernels {
     public static func attentionForward(out: Buffer, probs_BHTT: Buffer, q: ConstBuffer, k: ConstBuffer, v: ConstBuffer,
                                         batch: Int, seq: Int, heads: Int, kvHeads: Int, headDim: Int) {
         let shape = AttentionShape(batch: batch, seq: seq, heads: heads, kvHeads: kvHeads, headDim: headDim)
-        let pointers = AttentionPointers(out: out, probs: probs_BHTT, q: q, k: k, v: v)
         shape.forEachPair { b, kv in
             for h in (kv * shape.group)..<((kv + 1) * shape.group) {
-                let p = pointers.probs + ((b * heads + h) * seq * seq)
+                let p = probs_BHTT + ((b * heads + h) * seq * seq)
                 let qOffset = b * seq * shape.qStride + h * headDim, kvOffset = b * seq * shape.kvStride + kv * headDim
                 for rows in shape.blocks {
                     let keys = rows.upperBound  // positions 0..<keys are visible to some row of the block
-                    TrainingGEMM.multiply(m: rows.count, n: keys, k: headDim, a: pointers.q + qOffset + rows.lowerBound * shape.qStride,
-                                          lda: shape.qStride, b: pointers.k + kvOffset, transposeB: true, ldb: shape.kvStride,
+                    TrainingGEMM.multiply(m: rows.count, n: keys, k: headDim, a: q + qOffset + rows.lowerBound * shape.qStride,
+                                          lda: shape.qStride, b: k + kvOffset, transposeB: true, ldb: shape.kvStride,
                                           c: p + rows.lowerBound * seq, ldc: seq, threads: 1)
                     for t in rows { softmax_row(p + t * seq, t, seq, shape.scale) }
                     TrainingGEMM.multiply(m: rows.count, n: headDim, k: keys, a: p + rows.lowerBound * seq, lda: seq,
-                                          b: pointers.v + kvOffset, ldb: shape.kvStride,
-                                          c: pointers.out + qOffset + rows.lowerBound * shape.qStride, ldc: shape.qStride, threads: 1)
+                                          b: v + kvOffset, ldb: shape.kvStride,
+                                          c: out + qOffset + rows.lowerBound * shape.qStride, ldc: shape.qStride, threads: 1)
                 }
             }
         }
@@ -242,21 +240,20 @@ public enum Kernels {
                                          q: ConstBuffer, k: ConstBuffer, v: ConstBuffer,
                                          batch: Int, seq: Int, heads: Int, kvHeads: Int, headDim: Int) {
         let shape = AttentionShape(batch: batch, seq: seq, heads: heads, kvHeads: kvHeads, headDim: headDim)
-        let pointers = AttentionGradientPointers(dq: dq, dk: dk, dv: dv, dout: dout, probs: probs_BHTT, q: q, k: k, v: v)
         dk.update(repeating: 0, count: batch * seq * shape.kvStride)
         dv.update(repeating: 0, count: batch * seq * shape.kvStride)
         shape.forEachPair { b, kv in
             let ds = Buffer.allocate(capacity: seq * seq)  // dp, then the scores' gradient, in place
             defer { ds.deallocate() }
             for h in (kv * shape.group)..<((kv + 1) * shape.group) {
-                let p = pointers.probs + ((b * heads + h) * seq * seq)
+                let p = probs_BHTT + ((b * heads + h) * seq * seq)
                 let qOffset = b * seq * shape.qStride + h * headDim, kvOffset = b * seq * shape.kvStride + kv * headDim
-                let douth = pointers.dout + qOffset
+                let douth = dout + qOffset
                 for rows in shape.blocks {
                     let keys = rows.upperBound
                     // dp = dout v^T, then ds = p * (dp - sum(p * dp)) and the 1/sqrt(D) scale.
                     TrainingGEMM.multiply(m: rows.count, n: keys, k: headDim, a: douth + rows.lowerBound * shape.qStride,
-                                          lda: shape.qStride, b: pointers.v + kvOffset, transposeB: true, ldb: shape.kvStride,
+                                          lda: shape.qStride, b: v + kvOffset, transposeB: true, ldb: shape.kvStride,
                                           c: ds + rows.lowerBound * seq, ldc: seq, threads: 1)
                     for t in rows {
                         let pr = p + t * seq, dr = ds + t * seq
@@ -266,8 +263,8 @@ public enum Kernels {
                     }
                     // dq = ds k over the visible keys.
                     TrainingGEMM.multiply(m: rows.count, n: headDim, k: keys, a: ds + rows.lowerBound * seq, lda: seq,
-                                          b: pointers.k + kvOffset, ldb: shape.kvStride,
-                                          c: pointers.dq + qOffset + rows.lowerBound * shape.qStride, ldc: shape.qStride, threads: 1)
+                                          b: k + kvOffset, ldb: shape.kvStride,
+                                          c: dq + qOffset + rows.lowerBound * shape.qStride, ldc: shape.qStride, threads: 1)
                 }
                 // dv += p^T dout and dk += ds^T q: key s gets terms from queries t >= s only, so a
                 // block of keys starts its chain at its first position.
@@ -275,11 +272,11 @@ public enum Kernels {
                     let first = keys.lowerBound, later = seq - first
                     TrainingGEMM.multiply(m: keys.count, n: headDim, k: later, a: p + first * seq + first, transposeA: true, lda: seq,
                                           b: douth + first * shape.qStride, ldb: shape.qStride,
-                                          c: pointers.dv + kvOffset + first * shape.kvStride, ldc: shape.kvStride, accumulate: true,
+                                          c: dv + kvOffset + first * shape.kvStride, ldc: shape.kvStride, accumulate: true,
                                           threads: 1)
                     TrainingGEMM.multiply(m: keys.count, n: headDim, k: later, a: ds + first * seq + first, transposeA: true, lda: seq,
-                                          b: pointers.q + qOffset + first * shape.qStride, ldb: shape.qStride,
-                                          c: pointers.dk + kvOffset + first * shape.kvStride, ldc: shape.kvStride, accumulate: true,
+                                          b: q + qOffset + first * shape.qStride, ldb: shape.qStride,
+                                          c: dk + kvOffset + first * shape.kvStride, ldc: shape.kvStride, accumulate: true,
                                           threads: 1)
                 }
             }
@@ -339,23 +336,10 @@ struct AttentionShape {
 
     /// Runs `body(b, kvHead)` for every sequence and KV head, in parallel over the tools'
     /// threads. Pairs touch disjoint outputs, so the split never changes a result.
-    func forEachPair(_ body: @escaping @Sendable (_ b: Int, _ kvHead: Int) -> Void) {
-        let pairs = batch * kvHeads, parts = min(FixedOrder.threads, pairs)
-        guard parts > 1 else {
-            for pair in 0..<pairs { body(pair / kvHeads, pair % kvHeads) }
-            return
-        }
-        DispatchQueue.concurrentPerform(iterations: parts) { part in
-            for pair in (pairs * part / parts)..<(pairs * (part + 1) / parts) { body(pair / kvHeads, pair % kvHeads) }
+    func forEachPair(_ body: (_ b: Int, _ kvHead: Int) -> Void) {
+        let pairs = batch * kvHeads
+        Parallel.forRanges(pairs, parts: min(FixedOrder.threads, pairs)) { range in
+            for pair in range { body(pair / kvHeads, pair % kvHeads) }
         }
     }
-}
-
-/// Raw pointers handed to the attention threads (each writes only its own heads' rows).
-private struct AttentionPointers: @unchecked Sendable {
-    let out: Buffer, probs: Buffer, q: ConstBuffer, k: ConstBuffer, v: ConstBuffer
-}
-
-private struct AttentionGradientPointers: @unchecked Sendable {
-    let dq: Buffer, dk: Buffer, dv: Buffer, dout: ConstBuffer, probs: ConstBuffer, q: ConstBuffer, k: ConstBuffer, v: ConstBuffer
 }

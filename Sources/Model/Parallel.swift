@@ -5,19 +5,28 @@ import Dispatch
 /// per-element loops, and sums over fixed-size chunks (`chunkedSum`), whose order is the same for
 /// any thread count. So threads change speed, never a bit.
 enum Parallel {
-    /// Runs `body` over contiguous ranges covering 0..<count, at least `grain` items each.
-    static func forRanges(_ count: Int, grain: Int, _ body: (Range<Int>) -> Void) {
-        let parts = max(1, min(FixedOrder.threads, count / max(grain, 1)))
+    /// Runs `body(part)` for every part in 0..<parts on Dispatch's pool and returns when all
+    /// are done (one part runs on this thread). The one hand-off every parallel loop uses.
+    static func run(parts: Int, _ body: (_ part: Int) -> Void) {
         guard parts > 1 else {
-            if count > 0 { body(0..<count) }
+            if parts == 1 { body(0) }
             return
         }
         withoutActuallyEscaping(body) { body in
             let task = UncheckedTask(body: body)
-            DispatchQueue.concurrentPerform(iterations: parts) { part in
-                task.body((count * part / parts)..<(count * (part + 1) / parts))
-            }
+            DispatchQueue.concurrentPerform(iterations: parts) { part in task.body(part) }
         }
+    }
+
+    /// Runs `body` over `parts` contiguous ranges covering 0..<count.
+    static func forRanges(_ count: Int, parts: Int, _ body: (Range<Int>) -> Void) {
+        guard count > 0 else { return }
+        run(parts: max(1, parts)) { part in body((count * part / parts)..<(count * (part + 1) / parts)) }
+    }
+
+    /// Runs `body` over contiguous ranges covering 0..<count, at least `grain` items each.
+    static func forRanges(_ count: Int, grain: Int, _ body: (Range<Int>) -> Void) {
+        forRanges(count, parts: max(1, min(FixedOrder.threads, count / max(grain, 1))), body)
     }
 
     /// Rows per chunk of a sum over rows: fixed, so the order of additions does not depend on
@@ -46,10 +55,10 @@ enum Parallel {
     }
 }
 
-/// A closure handed to the worker threads of one `forRanges` call, which returns only after they
+/// A closure handed to the worker threads of one `run` call, which returns only after they
 /// finish (so nothing it captures outlives the call).
 private struct UncheckedTask: @unchecked Sendable {
-    let body: (Range<Int>) -> Void
+    let body: (Int) -> Void
 }
 
 private struct UncheckedPointer: @unchecked Sendable {
