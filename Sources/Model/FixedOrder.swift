@@ -1,5 +1,4 @@
 import CKernels
-import Dispatch
 
 /// The matrix products of inference (cached prefill and decode, the logits projection): our own
 /// kernel, whose result for one row does not depend on the other rows in the batch, on the
@@ -53,7 +52,7 @@ public enum FixedOrder {
             return
         }
         let split = ProductSplit(products: products, x: x_NI, n: n, i: i, groups: groups, parts: parts)
-        DispatchQueue.concurrentPerform(iterations: parts) { part in split.run(part) }
+        Parallel.run(parts: parts) { part in split.run(part) }
     }
 
     /// Products of the same x with the same width whose outputs are combined column by column
@@ -69,7 +68,7 @@ public enum FixedOrder {
             if parts == 1 {
                 split.run(0)
             } else {
-                DispatchQueue.concurrentPerform(iterations: parts) { part in split.run(part) }
+                Parallel.run(parts: parts) { part in split.run(part) }
             }
         }
     }

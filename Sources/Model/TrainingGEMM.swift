@@ -1,5 +1,4 @@
 import CKernels
-import Dispatch
 
 /// The matrix products of training (and of the uncached `logits`): our own packed kernel, whose
 /// every element is one fma chain in ascending k (`Sources/CKernels/gemm.c`), so training gives
@@ -32,7 +31,7 @@ public enum TrainingGEMM {
         let splitRows = m >= n
         let tile = splitRows ? gemm_tile_rows() : gemm_tile_columns()
         let length = splitRows ? m : n, tiles = (length + tile - 1) / tile
-        DispatchQueue.concurrentPerform(iterations: parts) { part in
+        Parallel.run(parts: parts) { part in
             let range = min(length, tiles * part / parts * tile)..<min(length, tiles * (part + 1) / parts * tile)
             if splitRows { product.run(rows: range, columns: 0..<n) } else { product.run(rows: 0..<m, columns: range) }
         }
