@@ -1,7 +1,7 @@
 // Training's element-wise functions (see activations.h), one generic body on clang's 16-float
 // vector type compiled for AVX-512, AVX2 + FMA and baseline x86-64 like the matrix kernels.
 #include "activations.h"
-#include "fixed_order.h"
+#include "isa.h"
 
 #include <math.h>
 #include <string.h>

@@ -6,7 +6,7 @@
 // type is compiled for AVX-512 (12 x 32 tile: 24 accumulators), AVX2 + FMA (6 x 16: 12 ymm
 // pairs) and baseline x86-64 (libm fmaf per lane): per element the same IEEE operations.
 #include "gemm.h"
-#include "fixed_order.h"
+#include "isa.h"
 
 #include <pthread.h>
 #include <xmmintrin.h>
@@ -130,6 +130,41 @@ INLINE void micro_tile(const float *ap, ptrdiff_t rs_a, ptrdiff_t cs_a, const fl
         for (int v = 0; v < NV; v++) store16(c + r * ldc + 16 * v, acc[r][v]);
 }
 
+/// One or two rows of C across WIDE whole column panels at once, for products of one or two rows
+/// (decoding one sequence; a query against its cached keys): a normal tile of one row has only
+/// NV accumulators, so its k loop waits on the fma latency, and reads one stream of B, which
+/// one hardware prefetcher does not bring from L3 or memory as fast as the loop consumes it
+/// (every weight is read once per decoding step). Here P (4, or 2 for a product two panels
+/// wide: attention's weighted values) times NV chains run side by side over P streams (panels
+/// `ps` floats apart), each prefetched PREFETCH_K steps of k ahead. Same chains.
+enum { WIDE = 4, PREFETCH_K = 32 };
+INLINE void wide_tile(const float *ap, ptrdiff_t rs_a, ptrdiff_t cs_a, const float *bp, ptrdiff_t ps, ptrdiff_t ldbp,
+                      ptrdiff_t kc, float *c, ptrdiff_t ldc, int resume, const int R, const int P, const int VP) {
+    const int NV = P * VP;
+    v16 acc[2][WIDE * MAX_NR / 16];
+#pragma unroll
+    for (int r = 0; r < R; r++)
+#pragma unroll
+        for (int v = 0; v < NV; v++) acc[r][v] = resume ? load16(c + r * ldc + 16 * v) : (v16)0;
+    for (ptrdiff_t kk = 0; kk < kc; kk++) {
+        v16 bv[WIDE * MAX_NR / 16];
+#pragma unroll
+        for (int v = 0; v < NV; v++) bv[v] = load16(bp + (v / VP) * ps + kk * ldbp + 16 * (v % VP));
+#pragma unroll
+        for (int v = 0; v < NV; v++) __builtin_prefetch(bp + (v / VP) * ps + (kk + PREFETCH_K) * ldbp + 16 * (v % VP));
+#pragma unroll
+        for (int r = 0; r < R; r++) {
+            const v16 av = (v16)ap[r * rs_a + kk * cs_a];
+#pragma unroll
+            for (int v = 0; v < NV; v++) acc[r][v] = __builtin_elementwise_fma(av, bv[v], acc[r][v]);
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < R; r++)
+#pragma unroll
+        for (int v = 0; v < NV; v++) store16(c + r * ldc + 16 * v, acc[r][v]);
+}
+
 /// A tile at the edge of C (fewer than MR rows or NR columns) goes through a full-size copy.
 INLINE void edge_tile(const float *ap, ptrdiff_t rs_a, ptrdiff_t cs_a, const float *bp, ptrdiff_t ldbp, ptrdiff_t kc,
                       float *c, ptrdiff_t ldc, int resume, ptrdiff_t rows, ptrdiff_t cols, const int MR, const int NV) {
@@ -140,6 +175,26 @@ INLINE void edge_tile(const float *ap, ptrdiff_t rs_a, ptrdiff_t cs_a, const flo
     micro_tile(ap, rs_a, cs_a, bp, ldbp, kc, scratch, NR, 1, MR, NV);
     for (ptrdiff_t r = 0; r < rows; r++)
         for (ptrdiff_t j = 0; j < cols; j++) c[r * ldc + j] = scratch[r * NR + j];
+}
+
+/// A tile of fewer than MR rows: the micro-tile of exactly that many rows, so a product of one
+/// or a few rows (decoding) does a few rows' work, not MR rows' (scratch only for a partial
+/// column panel). The rows' chains are the ones a full tile computes.
+INLINE void short_tile(const float *ap, ptrdiff_t rs_a, ptrdiff_t cs_a, const float *bp, ptrdiff_t ldbp, ptrdiff_t kc,
+                       float *c, ptrdiff_t ldc, int resume, ptrdiff_t rows, ptrdiff_t cols, const int MR, const int NV) {
+#define SHORT_TILE_CASE(R)                                                                                        \
+    case R:                                                                                                       \
+        if (R < MR) {                                                                                             \
+            if (cols == 16 * NV) micro_tile(ap, rs_a, cs_a, bp, ldbp, kc, c, ldc, resume, R, NV);                 \
+            else edge_tile(ap, rs_a, cs_a, bp, ldbp, kc, c, ldc, resume, R, cols, R, NV);                         \
+        }                                                                                                         \
+        break;
+    switch (rows) {
+        SHORT_TILE_CASE(1) SHORT_TILE_CASE(2) SHORT_TILE_CASE(3) SHORT_TILE_CASE(4) SHORT_TILE_CASE(5)
+        SHORT_TILE_CASE(6) SHORT_TILE_CASE(7) SHORT_TILE_CASE(8) SHORT_TILE_CASE(9) SHORT_TILE_CASE(10)
+        SHORT_TILE_CASE(11)
+    }
+#undef SHORT_TILE_CASE
 }
 
 /// Per-thread packing buffers, grown on demand and kept for the thread's life (freed when it
@@ -164,14 +219,20 @@ static float *packing_buffer(size_t floats) {
     return thread_buffer;
 }
 
+/// `prepacked`: op(B) already packed whole by `gemm_pack_b` (then b, ldb and trans_b are unused).
 INLINE void gemm_body(ptrdiff_t k, const float *a, ptrdiff_t lda, int trans_a, const float *b, ptrdiff_t ldb,
-                      int trans_b, float *c, ptrdiff_t ldc, int accumulate, ptrdiff_t row_begin, ptrdiff_t row_end,
-                      ptrdiff_t col_begin, ptrdiff_t col_end, const int MR, const int NV) {
+                      int trans_b, const float *prepacked, float *c, ptrdiff_t ldc, int accumulate,
+                      ptrdiff_t row_begin, ptrdiff_t row_end, ptrdiff_t col_begin, ptrdiff_t col_end, const int MR,
+                      const int NV) {
     const int NR = 16 * NV;
     // A is packed when a packed micro-panel serves many column panels; for a narrow C (up to
     // 8 panels) the packing costs more than it saves, and A is read in place with its strides.
     const int IN_PLACE_A = col_end - col_begin <= 8 * NR;
-    const ptrdiff_t kc_max = k < KC ? k : KC;
+    // Blocks of k keep a B block in L1 for the row tiles after the first; with one row tile
+    // (decoding a few sequences on packed weights) nothing is reused, and one pass over k streams
+    // each packed panel start to end instead of in pieces.
+    const ptrdiff_t kc_block = prepacked && row_end - row_begin <= MR ? k : KC;
+    const ptrdiff_t kc_max = k < kc_block ? k : kc_block;
     const ptrdiff_t rows_max = row_end - row_begin < MC ? row_end - row_begin : MC;
     const ptrdiff_t cols_max = col_end - col_begin < NC ? col_end - col_begin : NC;
     // B stored [k, n] is read in place, NR floats of a row at a time (only a last, narrower panel
@@ -181,37 +242,55 @@ INLINE void gemm_body(ptrdiff_t k, const float *a, ptrdiff_t lda, int trans_a, c
     float *packed_b = packed_a + a_floats;
     if (k == 0 && !accumulate)  // no chain at all: the empty sum
         for (ptrdiff_t r = row_begin; r < row_end; r++) memset(c + r * ldc + col_begin, 0, sizeof(float) * (col_end - col_begin));
-    for (ptrdiff_t k0 = 0; k0 < k; k0 += KC) {
-        const ptrdiff_t kc = k - k0 < KC ? k - k0 : KC;
+    for (ptrdiff_t k0 = 0; k0 < k; k0 += kc_block) {
+        const ptrdiff_t kc = k - k0 < kc_block ? k - k0 : kc_block;
         const int resume = accumulate || k0 > 0;
         for (ptrdiff_t c0 = col_begin; c0 < col_end; c0 += NC) {
             const ptrdiff_t cols = col_end - c0 < NC ? col_end - c0 : NC;
-            if (trans_b) pack_b(packed_b, b, ldb, trans_b, c0, cols, k0, kc, NR);
-            else if (cols % NR) pack_b(packed_b, b, ldb, trans_b, c0 + cols / NR * NR, cols % NR, k0, kc, NR);
+            if (prepacked) {
+            } else if (trans_b) {
+                pack_b(packed_b, b, ldb, trans_b, c0, cols, k0, kc, NR);
+            } else if (cols % NR) {
+                pack_b(packed_b, b, ldb, trans_b, c0 + cols / NR * NR, cols % NR, k0, kc, NR);
+            }
             for (ptrdiff_t r0 = row_begin; r0 < row_end; r0 += MC) {
                 const ptrdiff_t rows = row_end - r0 < MC ? row_end - r0 : MC;
                 if (!IN_PLACE_A) pack_a(packed_a, a, lda, trans_a, r0, rows, k0, kc, MR);
                 for (ptrdiff_t q = 0; q < cols; q += NR) {
-                    const int in_place = !trans_b && cols - q >= NR;
-                    const float *bp = in_place ? b + k0 * ldb + c0 + q : trans_b ? packed_b + q * kc : packed_b;
+                    const int in_place = !prepacked && !trans_b && cols - q >= NR;
+                    const float *bp = prepacked  ? prepacked + (c0 + q) * k + k0 * NR
+                                      : in_place ? b + k0 * ldb + c0 + q
+                                      : trans_b  ? packed_b + q * kc
+                                                 : packed_b;
                     const ptrdiff_t ldbp = in_place ? ldb : NR;
+                    if (rows <= 2 && cols - q >= 2 * NR && (prepacked || in_place || trans_b)) {
+                        const float *ap = IN_PLACE_A ? (trans_a ? a + k0 * lda + r0 : a + r0 * lda + k0) : packed_a;
+                        const ptrdiff_t rs = !IN_PLACE_A || trans_a ? 1 : lda;
+                        const ptrdiff_t cs = !IN_PLACE_A ? MR : trans_a ? lda : 1;
+                        const ptrdiff_t ps = prepacked ? NR * k : in_place ? NR : NR * kc;  // panel to panel
+                        float *tile = c + r0 * ldc + c0 + q;
+                        const int panels = cols - q >= WIDE * NR ? WIDE : 2;
+                        if (panels == WIDE) {
+                            if (rows == 1) wide_tile(ap, rs, cs, bp, ps, ldbp, kc, tile, ldc, resume, 1, WIDE, NV);
+                            else wide_tile(ap, rs, cs, bp, ps, ldbp, kc, tile, ldc, resume, 2, WIDE, NV);
+                        } else {
+                            if (rows == 1) wide_tile(ap, rs, cs, bp, ps, ldbp, kc, tile, ldc, resume, 1, 2, NV);
+                            else wide_tile(ap, rs, cs, bp, ps, ldbp, kc, tile, ldc, resume, 2, 2, NV);
+                        }
+                        q += (panels - 1) * NR;
+                        continue;
+                    }
                     for (ptrdiff_t p = 0; p < rows; p += MR) {
                         float *tile = c + (r0 + p) * ldc + c0 + q;
                         const int full_rows = rows - p >= MR;
-                        if (IN_PLACE_A && full_rows) {
-                            const float *ap = trans_a ? a + k0 * lda + r0 + p : a + (r0 + p) * lda + k0;
-                            const ptrdiff_t rs = trans_a ? 1 : lda, cs = trans_a ? lda : 1;
-                            if (cols - q >= NR) micro_tile(ap, rs, cs, bp, ldbp, kc, tile, ldc, resume, MR, NV);
-                            else edge_tile(ap, rs, cs, bp, ldbp, kc, tile, ldc, resume, MR, cols - q, MR, NV);
-                            continue;
-                        }
-                        if (IN_PLACE_A) pack_a(packed_a, a, lda, trans_a, r0 + p, rows - p, k0, kc, MR);
-                        const float *ap = IN_PLACE_A ? packed_a : packed_a + p * kc;
-                        if (full_rows && cols - q >= NR)
-                            micro_tile(ap, 1, MR, bp, ldbp, kc, tile, ldc, resume, MR, NV);
-                        else
-                            edge_tile(ap, 1, MR, bp, ldbp, kc, tile, ldc, resume, full_rows ? MR : rows - p,
-                                      cols - q < NR ? cols - q : NR, MR, NV);
+                        const ptrdiff_t width = cols - q < NR ? cols - q : NR;
+                        const float *ap = IN_PLACE_A ? (trans_a ? a + k0 * lda + r0 + p : a + (r0 + p) * lda + k0)
+                                                     : packed_a + p * kc;
+                        const ptrdiff_t rs = !IN_PLACE_A || trans_a ? 1 : lda;
+                        const ptrdiff_t cs = !IN_PLACE_A ? MR : trans_a ? lda : 1;
+                        if (!full_rows) short_tile(ap, rs, cs, bp, ldbp, kc, tile, ldc, resume, rows - p, width, MR, NV);
+                        else if (width == NR) micro_tile(ap, rs, cs, bp, ldbp, kc, tile, ldc, resume, MR, NV);
+                        else edge_tile(ap, rs, cs, bp, ldbp, kc, tile, ldc, resume, MR, width, MR, NV);
                     }
                 }
             }
@@ -221,9 +300,9 @@ INLINE void gemm_body(ptrdiff_t k, const float *a, ptrdiff_t lda, int trans_a, c
 
 #define DEFINE_GEMM(NAME, ATTRIBUTES, MR, NV)                                                                  \
     ATTRIBUTES static void NAME(ptrdiff_t k, const float *a, ptrdiff_t lda, int trans_a, const float *b,      \
-                                ptrdiff_t ldb, int trans_b, float *c, ptrdiff_t ldc, int accumulate,          \
-                                ptrdiff_t r0, ptrdiff_t r1, ptrdiff_t c0, ptrdiff_t c1) {                     \
-        gemm_body(k, a, lda, trans_a, b, ldb, trans_b, c, ldc, accumulate, r0, r1, c0, c1, MR, NV);           \
+                                ptrdiff_t ldb, int trans_b, const float *prepacked, float *c, ptrdiff_t ldc,  \
+                                int accumulate, ptrdiff_t r0, ptrdiff_t r1, ptrdiff_t c0, ptrdiff_t c1) {     \
+        gemm_body(k, a, lda, trans_a, b, ldb, trans_b, prepacked, c, ldc, accumulate, r0, r1, c0, c1, MR, NV); \
     }
 
 DEFINE_GEMM(gemm_avx512, __attribute__((target("avx512f,fma"))), 12, 2)
@@ -240,11 +319,9 @@ ptrdiff_t gemm_tile_rows(void) {
 
 ptrdiff_t gemm_tile_columns(void) { return (enum path)kernel_isa_level() == PATH_AVX512 ? 32 : 16; }
 
-void gemm_f32(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda, int trans_a, const float *b,
-              ptrdiff_t ldb, int trans_b, float *c, ptrdiff_t ldc, int accumulate, ptrdiff_t row_begin,
-              ptrdiff_t row_end, ptrdiff_t col_begin, ptrdiff_t col_end) {
-    (void)m;
-    (void)n;
+static void gemm_dispatch(ptrdiff_t k, const float *a, ptrdiff_t lda, int trans_a, const float *b, ptrdiff_t ldb,
+                          int trans_b, const float *prepacked, float *c, ptrdiff_t ldc, int accumulate,
+                          ptrdiff_t row_begin, ptrdiff_t row_end, ptrdiff_t col_begin, ptrdiff_t col_end) {
     if (row_begin >= row_end || col_begin >= col_end) return;
     // Denormals flushed to zero, inputs (DAZ) and results (FTZ), for this product only: one
     // denormal operand costs an x86 FMA a microcode assist, and a model that has learned its task
@@ -253,14 +330,46 @@ void gemm_f32(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t l
     _mm_setcsr(saved_csr | 0x8040);
     switch ((enum path)kernel_isa_level()) {
     case PATH_AVX512:
-        gemm_avx512(k, a, lda, trans_a, b, ldb, trans_b, c, ldc, accumulate, row_begin, row_end, col_begin, col_end);
+        gemm_avx512(k, a, lda, trans_a, b, ldb, trans_b, prepacked, c, ldc, accumulate, row_begin, row_end, col_begin,
+                    col_end);
         break;
     case PATH_AVX2:
-        gemm_avx2(k, a, lda, trans_a, b, ldb, trans_b, c, ldc, accumulate, row_begin, row_end, col_begin, col_end);
+        gemm_avx2(k, a, lda, trans_a, b, ldb, trans_b, prepacked, c, ldc, accumulate, row_begin, row_end, col_begin,
+                  col_end);
         break;
     default:
-        gemm_generic(k, a, lda, trans_a, b, ldb, trans_b, c, ldc, accumulate, row_begin, row_end, col_begin, col_end);
+        gemm_generic(k, a, lda, trans_a, b, ldb, trans_b, prepacked, c, ldc, accumulate, row_begin, row_end,
+                     col_begin, col_end);
         break;
     }
     _mm_setcsr(saved_csr);
+}
+
+void gemm_f32(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float *a, ptrdiff_t lda, int trans_a, const float *b,
+              ptrdiff_t ldb, int trans_b, float *c, ptrdiff_t ldc, int accumulate, ptrdiff_t row_begin,
+              ptrdiff_t row_end, ptrdiff_t col_begin, ptrdiff_t col_end) {
+    (void)m;
+    (void)n;
+    gemm_dispatch(k, a, lda, trans_a, b, ldb, trans_b, NULL, c, ldc, accumulate, row_begin, row_end, col_begin,
+                  col_end);
+}
+
+size_t gemm_packed_b_floats(ptrdiff_t n, ptrdiff_t k) {
+    const ptrdiff_t nr = gemm_tile_columns();
+    return (size_t)((n + nr - 1) / nr * nr * k);
+}
+
+void gemm_pack_b(float *packed, const float *b, ptrdiff_t ldb, int trans_b, ptrdiff_t n, ptrdiff_t k) {
+    const int nr = (int)gemm_tile_columns();
+    // Whole panels, k-major, one after another: the layout gemm_body's own packing gives one
+    // KC block of, with kc = k.
+    if (nr == 32) pack_b(packed, b, ldb, trans_b, 0, n, 0, k, 32);
+    else pack_b(packed, b, ldb, trans_b, 0, n, 0, k, 16);
+}
+
+void gemm_f32_prepacked(ptrdiff_t k, const float *a, ptrdiff_t lda, int trans_a, const float *packed_b, float *c,
+                        ptrdiff_t ldc, int accumulate, ptrdiff_t row_begin, ptrdiff_t row_end, ptrdiff_t col_begin,
+                        ptrdiff_t col_end) {
+    gemm_dispatch(k, a, lda, trans_a, NULL, 0, 0, packed_b, c, ldc, accumulate, row_begin, row_end, col_begin,
+                  col_end);
 }

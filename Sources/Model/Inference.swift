@@ -1,10 +1,12 @@
 import CKernels
 import Foundation
 
-/// Keys and values of one sequence: per layer one contiguous buffer holding the keys
-/// [kvHeads, capacity, headDim], then the values (same shape), written in place by every step (no
-/// copy-on-write arrays). Head-major, so that attention reads each head's keys and values as one
-/// contiguous run instead of a 2-KB stride. Rows at or past `length` are not initialized.
+/// Keys and values of one sequence: per layer one contiguous buffer holding the keys, then the
+/// values, written in place by every step (no copy-on-write arrays). Keys are stored transposed,
+/// [kvHeads, headDim, capacity], so that a query's scores are fma chains over d that run down
+/// 16 keys per vector (`attention_row`); values are [kvHeads, capacity, headDim], the layout
+/// the weighted sum reads. The capacity is a multiple of 16 and unused positions are zeros:
+/// the kernel reads key rows in whole vectors.
 public final class KVCache {
     let layers: Int, heads: Int, headDim: Int
     public private(set) var capacity: Int
@@ -15,44 +17,65 @@ public final class KVCache {
         self.layers = layers
         self.heads = heads
         self.headDim = headDim
-        self.capacity = capacity
-        storage = (0..<layers).map { _ in .allocate(capacity: 2 * heads * capacity * headDim) }
+        self.capacity = Self.rounded(capacity)
+        storage = []
+        storage = (0..<layers).map { _ in zeroed() }
+    }
+
+    private static func rounded(_ positions: Int) -> Int { max(16, (positions + 15) / 16 * 16) }
+
+    private func zeroed() -> UnsafeMutablePointer<Float> {
+        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: 2 * heads * capacity * headDim)
+        buffer.initialize(repeating: 0, count: 2 * heads * capacity * headDim)
+        return buffer
     }
 
     deinit { for buffer in storage { buffer.deallocate() } }
 
-    /// Keys of `head` in `layer`: [capacity, headDim].
+    /// Keys of `head` in `layer`, transposed: [headDim, capacity].
     func keys(_ layer: Int, head: Int) -> UnsafeMutablePointer<Float> { storage[layer] + head * capacity * headDim }
     /// Values of `head` in `layer`: [capacity, headDim].
     func values(_ layer: Int, head: Int) -> UnsafeMutablePointer<Float> {
         storage[layer] + (heads + head) * capacity * headDim
     }
 
+    /// Writes the key and value rows [heads * headDim] of position `at`.
+    func store(_ layer: Int, at position: Int, keys k: ConstBuffer, values v: ConstBuffer) {
+        for h in 0..<heads {
+            let keys = self.keys(layer, head: h) + position, key = k + h * headDim
+            for j in 0..<headDim { keys[j * capacity] = key[j] }
+            (values(layer, head: h) + position * headDim).initialize(from: v + h * headDim, count: headDim)
+        }
+    }
+
+    /// Copies the first `length` positions of every layer from `source` (of any capacity).
+    private func copyPositions(from source: [UnsafeMutablePointer<Float>], capacity from: Int) {
+        for l in 0..<layers {
+            for h in 0..<heads {
+                for j in 0..<headDim {  // a key row of each dimension
+                    (storage[l] + (h * headDim + j) * capacity).update(from: source[l] + (h * headDim + j) * from, count: length)
+                }
+                (storage[l] + (heads + h) * capacity * headDim)
+                    .update(from: source[l] + (heads + h) * from * headDim, count: length * headDim)
+            }
+        }
+    }
+
     /// An independent copy (the K samples of a problem share one prefill).
     public func copy() -> KVCache {
         let clone = KVCache(layers: layers, heads: heads, headDim: headDim, capacity: capacity)
-        for l in 0..<layers {
-            for run in 0..<(2 * heads) {  // the written rows of each head's keys, then values
-                let offset = run * capacity * headDim
-                (clone.storage[l] + offset).initialize(from: storage[l] + offset, count: length * headDim)
-            }
-        }
         clone.length = length
+        clone.copyPositions(from: storage, capacity: capacity)
         return clone
     }
 
     func reserve(_ needed: Int) {
         guard needed > capacity else { return }
-        let grown = max(needed, capacity * 2)
-        for l in 0..<layers {
-            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: 2 * heads * grown * headDim)
-            for run in 0..<(2 * heads) {
-                (buffer + run * grown * headDim).initialize(from: storage[l] + run * capacity * headDim, count: length * headDim)
-            }
-            storage[l].deallocate()
-            storage[l] = buffer
-        }
-        capacity = grown
+        let old = storage, oldCapacity = capacity
+        capacity = Self.rounded(max(needed, capacity * 2))
+        storage = (0..<layers).map { _ in zeroed() }
+        copyPositions(from: old, capacity: oldCapacity)
+        for buffer in old { buffer.deallocate() }
     }
 }
 
@@ -64,7 +87,7 @@ public final class InferenceWorkspace {
     // [N, d], [N, qOut], [N, kvOut], [N, ff] rows of the current call.
     private(set) var x = Scratch(), normed = Scratch(), q = Scratch(), k = Scratch(), v = Scratch()
     private(set) var attended = Scratch(), projected = Scratch(), gate = Scratch(), up = Scratch(), hidden = Scratch()
-    /// Attention scratch of each parallel part: scores [group, T], softmaxed in place.
+    /// Attention scratch of each parallel part: one query row's scores [T rounded up to 16].
     private(set) var scores: [Scratch] = []
     /// RoPE rotations [position, headDim / 2], computed once per position.
     private(set) var cosines = Scratch(), sines = Scratch()
@@ -102,8 +125,7 @@ public final class InferenceWorkspace {
         k.reserve(n * kvOut); v.reserve(n * kvOut)
         gate.reserve(n * ff); up.reserve(n * ff); hidden.reserve(n * ff)
         while scores.count < parts { scores.append(Scratch()) }
-        let group = config.heads / config.kvHeads
-        for part in 0..<parts { scores[part].reserve(group * longest) }
+        for part in 0..<parts { scores[part].reserve((longest + 15) / 16 * 16) }  // one row at a time
         rows = n
     }
 
@@ -134,7 +156,42 @@ public final class InferenceWorkspace {
     }
 }
 
+/// Every weight matrix cached inference multiplies by, packed once (`PackedMatrix`), by its
+/// offset in the parameter buffer. A copy of those weights: memory for speed, freed when the
+/// parameters change.
+final class InferenceWeights: @unchecked Sendable {
+    private let matrices: [Int: PackedMatrix]
+
+    init(_ model: Transformer) {
+        let config = model.config, d = config.hiddenSize, ff = config.intermediateSize
+        let qOut = config.heads * config.headDim, kvOut = config.kvHeads * config.headDim
+        var shapes: [(offset: Int, outputs: Int, inputs: Int)] = [(model.head, config.vocabSize, d)]
+        for block in model.blocks {
+            shapes += [(block.q, qOut, d), (block.k, kvOut, d), (block.v, kvOut, d), (block.o, d, qOut),
+                       (block.up, ff, d), (block.down, d, ff)]
+            if let gate = block.gate { shapes.append((gate, ff, d)) }
+        }
+        matrices = model.parameters.withUnsafeBufferPointer { p in
+            Dictionary(uniqueKeysWithValues: shapes.map { shape in
+                (shape.offset, PackedMatrix(w_OI: p.baseAddress! + shape.offset, outputs: shape.outputs, inputs: shape.inputs))
+            })
+        }
+    }
+
+    subscript(offset: Int) -> PackedMatrix { matrices[offset]! }
+}
+
 extension Transformer {
+    /// The packed weights, built now if the parameters changed since the last call.
+    func inferenceWeights() -> InferenceWeights {
+        inferenceWeightsLock.withLock {
+            if let packed = packedInferenceWeights { return packed }
+            let packed = InferenceWeights(self)
+            packedInferenceWeights = packed
+            return packed
+        }
+    }
+
     public func makeCache(capacity: Int = 64) -> KVCache {
         KVCache(layers: config.layers, heads: config.kvHeads, headDim: config.headDim, capacity: capacity)
     }
@@ -146,10 +203,9 @@ extension Transformer {
     /// product over all rows. Returns logits [rows listed in `logitRows`, vocab].
     ///
     /// A row's result does not depend on the other rows, the thread count or the CPU: the
-    /// products run on `FixedOrder.linear`, and attention, norms and softmax are per-row loops in
-    /// a fixed order (Swift never fuses a multiply and an add on its own). They are the same
-    /// operations in the same order as training's `blockForward` on `fixedOrder: true`, so the
-    /// logits are the bits that path gave.
+    /// products (weights and attention's) run on training's kernel, one fma chain per element in
+    /// ascending k, and norms and softmax are per-row loops in a fixed order (Swift never fuses a
+    /// multiply and an add on its own).
     ///
     /// `workspace` keeps the activations between calls (a decoding loop passes the same one every
     /// step); without one, the call allocates its own.
@@ -172,6 +228,7 @@ extension Transformer {
             work.prepareRope(positions: longest, headDim: config.headDim, theta: config.ropeTheta)
         }
         var logits = [Float](repeating: 0, count: logitRows.count * config.vocabSize)
+        let weights = inferenceWeights()
         parameters.withUnsafeBufferPointer { pb in
             let p = pb.baseAddress!
             let x_ND = work.x.pointer
@@ -184,7 +241,8 @@ extension Transformer {
                 }
             }
             for (l, block) in blocks.enumerated() {
-                inferenceBlock(layer: l, block, n: n, positions: positions, caches: caches, work: work, parameters: p)
+                inferenceBlock(layer: l, block, n: n, positions: positions, caches: caches, work: work, parameters: p,
+                               weights: weights)
             }
             // The final norm and the head only for the rows whose logits are wanted (the norm is
             // per row, so the other rows need not be normalized).
@@ -193,8 +251,7 @@ extension Transformer {
                 inferenceNorm(selected_LD + i * d, x: x_ND + r * d, weight: p + finalNormW, bias: finalNormB.map { p + $0 })
             }
             logits.withUnsafeMutableBufferPointer { lb in
-                FixedOrder.linear(y_NO: lb.baseAddress!, x_NI: selected_LD, w_OI: p + head, b_O: nil, n: logitRows.count,
-                                  i: d, o: config.vocabSize)
+                FixedOrder.linear(y_NO: lb.baseAddress!, x_NI: selected_LD, w: weights[head], b_O: nil, n: logitRows.count)
             }
         }
         for cache in caches { cache.length = next[ObjectIdentifier(cache)]! }
@@ -204,7 +261,7 @@ extension Transformer {
     /// One block on the workspace's rows x [N, d], in place: norm, q/k/v, RoPE, keys and values
     /// into the caches, attention over each row's cache, o, residual, norm, MLP, residual.
     private func inferenceBlock(layer l: Int, _ block: BlockOffsets, n: Int, positions: [Int], caches: [KVCache],
-                                work: InferenceWorkspace, parameters p: ConstBuffer) {
+                                work: InferenceWorkspace, parameters p: ConstBuffer, weights: InferenceWeights) {
         let d = config.hiddenSize, ff = config.intermediateSize
         let hd = config.headDim, qOut = config.heads * hd, kvOut = config.kvHeads * hd
         let x_ND = work.x.pointer, normed_ND = work.normed.pointer, projected_ND = work.projected.pointer
@@ -213,9 +270,9 @@ extension Transformer {
         forRows(n, cost: 4 * d) { rows in
             for r in rows { inferenceNorm(normed_ND + r * d, x: x_ND + r * d, weight: norm1W, bias: norm1B) }
         }
-        FixedOrder.linears([.init(y: q_NQ, w: p + block.q, b: block.qB.map { p + $0 }, o: qOut),
-                            .init(y: k_NK, w: p + block.k, b: block.kB.map { p + $0 }, o: kvOut),
-                            .init(y: v_NK, w: p + block.v, b: block.vB.map { p + $0 }, o: kvOut)], x_NI: normed_ND, n: n, i: d)
+        FixedOrder.linears([.init(y: q_NQ, w: weights[block.q], b: block.qB.map { p + $0 }),
+                            .init(y: k_NK, w: weights[block.k], b: block.kB.map { p + $0 }),
+                            .init(y: v_NK, w: weights[block.v], b: block.vB.map { p + $0 })], x_NI: normed_ND, n: n)
         // RoPE, then each row's keys and values into its cache at its position (rows write
         // disjoint places, so they can run in parallel; attention reads them after).
         let rope = config.architecture != .gpt2, half = hd / 2, heads = config.heads, kvHeads = config.kvHeads
@@ -228,15 +285,11 @@ extension Transformer {
                     rotate(q_NQ + r * qOut, heads: heads, headDim: hd, cosines: cosines, sines: sines)
                     rotate(k_NK + r * kvOut, heads: kvHeads, headDim: hd, cosines: cosines, sines: sines)
                 }
-                let cache = caches[r], at = position * hd
-                for h in 0..<kvHeads {
-                    (cache.keys(l, head: h) + at).initialize(from: k_NK + r * kvOut + h * hd, count: hd)
-                    (cache.values(l, head: h) + at).initialize(from: v_NK + r * kvOut + h * hd, count: hd)
-                }
+                caches[r].store(l, at: position, keys: k_NK + r * kvOut, values: v_NK + r * kvOut)
             }
         }
         attend(layer: l, n: n, positions: positions, caches: caches, work: work)
-        FixedOrder.linear(y_NO: projected_ND, x_NI: attended_NQ, w_OI: p + block.o, b_O: block.oB.map { p + $0 }, n: n, i: qOut, o: d)
+        FixedOrder.linear(y_NO: projected_ND, x_NI: attended_NQ, w: weights[block.o], b_O: block.oB.map { p + $0 }, n: n)
         // Residual, then the second norm, row by row.
         let norm2W = p + block.norm2W, norm2B = block.norm2B.map { p + $0 }
         forRows(n, cost: 5 * d) { rows in
@@ -251,16 +304,16 @@ extension Transformer {
             let gate_NF = work.gate.pointer
             // gate and up, then SwiGLU (silu(gate) * up, the 16-lane kernel training uses, with our
             // own exp), by columns: each piece combines the columns it has just computed.
-            FixedOrder.sideBySide([.init(y: gate_NF, w: p + gateOffset, b: nil, o: ff),
-                                   .init(y: up_NF, w: p + block.up, b: block.upB.map { p + $0 }, o: ff)],
-                                  x_NI: normed_ND, n: n, i: d, o: ff) { columns in
+            FixedOrder.sideBySide([.init(y: gate_NF, w: weights[gateOffset], b: nil),
+                                   .init(y: up_NF, w: weights[block.up], b: block.upB.map { p + $0 })],
+                                  x_NI: normed_ND, n: n) { columns in
                 for r in 0..<n {
                     let start = r * ff + columns.lowerBound
                     swiglu_forward(hidden_NF + start, gate_NF + start, up_NF + start, columns.count)
                 }
             }
         } else {
-            FixedOrder.linear(y_NO: up_NF, x_NI: normed_ND, w_OI: p + block.up, b_O: block.upB.map { p + $0 }, n: n, i: d, o: ff)
+            FixedOrder.linear(y_NO: up_NF, x_NI: normed_ND, w: weights[block.up], b_O: block.upB.map { p + $0 }, n: n)
             // GELU, tanh approximation, as Kernels.geluForward.
             let scale: Float = (2 / Float.pi).squareRoot()
             forRows(n, cost: 16 * ff) { rows in
@@ -270,8 +323,7 @@ extension Transformer {
                 }
             }
         }
-        FixedOrder.linear(y_NO: projected_ND, x_NI: hidden_NF, w_OI: p + block.down, b_O: block.downB.map { p + $0 }, n: n,
-                          i: ff, o: d)
+        FixedOrder.linear(y_NO: projected_ND, x_NI: hidden_NF, w: weights[block.down], b_O: block.downB.map { p + $0 }, n: n)
         forRows(n, cost: d) { rows in
             for j in (rows.lowerBound * d)..<(rows.upperBound * d) { x_ND[j] += projected_ND[j] }
         }
@@ -333,18 +385,13 @@ extension Transformer {
             let q_NQ = work.q.pointer, attended_NQ = work.attended.pointer
             for r in (n * part / parts)..<(n * (part + 1) / parts) {
                 let cache = caches[r], count = positions[r] + 1
-                // Per KV head: the group's query heads (consecutive in q) against the cache,
-                // softmax, weighted values.
+                // Per KV head, each query head of its group against the cache (`attention_row`:
+                // the chains and the softmax of training's attention).
                 for kvHead in 0..<config.kvHeads {
-                    let q0 = r * qOut + kvHead * group * hd
                     let keys = cache.keys(layer, head: kvHead), values = cache.values(layer, head: kvHead)
-                    FixedOrder.scores(scores, q_RD: q_NQ + q0, keys: keys, stride: hd, rows: group, headDim: hd, count: count)
                     for g in 0..<group {
-                        // The softmax of training (`softmax_row`: scaled, 16 lanes, our own exp).
-                        let row = scores + g * count
-                        softmax_row(row, count - 1, count, scale)
-                        FixedOrder.weightedSum(attended_NQ + q0 + g * hd, weights_T: row, values: values, stride: hd,
-                                               count: count, width: hd)
+                        let q0 = r * qOut + (kvHead * group + g) * hd
+                        attention_row(attended_NQ + q0, q_NQ + q0, keys, cache.capacity, values, count, hd, scale, scores)
                     }
                 }
             }

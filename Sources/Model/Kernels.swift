@@ -4,9 +4,9 @@ import Foundation
 // The layers of the three architectures, forward and backward, on row-major Float buffers.
 // Shapes are in the names: `x_NC` is N rows (tokens) of C channels. Backward functions
 // accumulate (+=) into parameter gradients and overwrite input gradients unless noted, the
-// convention llm.c uses. Matrix products run on `TrainingGEMM` with all N rows at once (training
-// and the uncached `logits`; cached inference uses `FixedOrder.linear`, whose rows are
-// independent): one fma chain per element, so the same bits on every CPU and thread count.
+// convention llm.c uses. Matrix products run on `TrainingGEMM` with all N rows at once (cached
+// inference runs the same kernel on weights packed once, `FixedOrder`): one fma chain per
+// element, so the same bits on every CPU, thread count and batch.
 
 public typealias Buffer = UnsafeMutablePointer<Float>
 public typealias ConstBuffer = UnsafePointer<Float>

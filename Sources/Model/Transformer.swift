@@ -27,12 +27,17 @@ struct BlockOffsets {
 public final class Transformer {
     public let config: ModelConfig
     public private(set) var tensors: [ParameterTensor] = []
-    public var parameters: [Float]
+    public var parameters: [Float] {
+        didSet { packedInferenceWeights = nil }  // stale once a weight changes
+    }
     public var gradients: [Float]
     var blocks: [BlockOffsets] = []
     var embedding = 0, positions: Int?, finalNormW = 0, finalNormB: Int?, head = 0
     /// The buffers of the last training step, reused by the next (see `TrainingWorkspace`).
     var trainingWorkspace: TrainingWorkspace?
+    /// The weight matrices packed for inference's products, built on first use after any change.
+    var packedInferenceWeights: InferenceWeights?
+    let inferenceWeightsLock = NSLock()
 
     public var parameterCount: Int { parameters.count }
 

@@ -1,37 +1,36 @@
+import CKernels
 import Testing
 @testable import Model
 
 @Suite struct FixedOrderTests {
-    /// The kernel's contract, written out plainly: 16 lanes, lane l accumulating
-    /// fma(x[16 j + l], w[16 j + l], acc) over j (zeros past the end), the lanes summed
-    /// pairwise (0..7 + 8..15, then halves again), then the bias.
+    /// The contract of inference's products, written out plainly: each element one fma chain
+    /// over k in ascending order from 0 (training's kernel, gemm.h), then the bias.
     static func definition(x: [Float], w: [Float], b: [Float]?, n: Int, i: Int, o: Int) -> [Float] {
         var y = [Float](repeating: 0, count: n * o)
         for r in 0..<n {
             for c in 0..<o {
-                var lanes = [Float](repeating: 0, count: 16)
-                for k in stride(from: 0, to: i, by: 16) {
-                    for l in 0..<16 where k + l < i { lanes[l] = lanes[l].addingProduct(x[r * i + k + l], w[c * i + k + l]) }
-                }
-                var width = 8
-                while width >= 1 {
-                    for l in 0..<width { lanes[l] = lanes[l] + lanes[l + width] }
-                    width /= 2
-                }
-                y[r * o + c] = lanes[0] + (b?[c] ?? 0)
+                var chain: Float = 0
+                for k in 0..<i { chain.addProduct(x[r * i + k], w[c * i + k]) }
+                y[r * o + c] = chain + (b?[c] ?? 0)
             }
         }
         return y
     }
 
-    /// Bit for bit the definition, for shapes with partial k-chunks and partial row and column
-    /// tiles, with and without bias, on one thread and split over two; so a row's outputs never
-    /// depend on the rows beside it, the tiling or the threads.
-    @Test(arguments: [(1, 5, 3), (9, 16, 4), (13, 37, 21), (70, 100, 40), (3, 256, 19), (6, 48, 11), (5, 33, 38), (2, 20, 100)])
+    static func withOptional(_ values: [Float]?, _ body: (UnsafePointer<Float>?) -> Void) {
+        if let values { values.withUnsafeBufferPointer { body($0.baseAddress) } } else { body(nil) }
+    }
+
+    /// Bit for bit the definition on packed weights, for shapes with partial k blocks and partial
+    /// row and column tiles, with and without bias, on one thread and split over two; so a row's
+    /// outputs never depend on the rows beside it, the tiling or the threads.
+    @Test(arguments: [(1, 5, 3), (9, 16, 4), (13, 37, 21), (70, 100, 40), (3, 256, 19), (6, 48, 11), (5, 33, 38),
+                      (2, 20, 100), (1, 300, 290), (12, 260, 33)])
     func matchesTheDefinitionBitForBit(n: Int, i: Int, o: Int) {
         let x = (0..<(n * i)).map { Float(($0 * 7919) % 2003) / 1001 - 1 }
         let w = (0..<(o * i)).map { Float(($0 * 104_729) % 997) / 498 - 1 }
         let bias = (0..<o).map { Float($0 % 5) / 3 - 0.5 }
+        let packed = PackedMatrix(w_OI: w, outputs: o, inputs: i)
         let saved = FixedOrder.threads
         defer { FixedOrder.threads = saved }
         for b in [nil, bias] {
@@ -39,14 +38,14 @@ import Testing
             for threads in [1, 2] {
                 FixedOrder.threads = threads
                 var y = [Float](repeating: .nan, count: n * o)
-                FixedOrder.linear(y_NO: &y, x_NI: x, w_OI: w, b_O: b, n: n, i: i, o: o)
+                Self.withOptional(b) { FixedOrder.linear(y_NO: &y, x_NI: x, w: packed, b_O: $0, n: n) }
                 #expect(y.map(\.bitPattern) == expected.map(\.bitPattern), "n \(n) i \(i) o \(o) threads \(threads)")
             }
             // Each row alone gives the bits it has inside the batch.
             let last = n - 1
             var alone = [Float](repeating: .nan, count: o)
             Array(x[(last * i)...]).withUnsafeBufferPointer { row in
-                FixedOrder.linear(y_NO: &alone, x_NI: row.baseAddress!, w_OI: w, b_O: b, n: 1, i: i, o: o)
+                Self.withOptional(b) { FixedOrder.linear(y_NO: &alone, x_NI: row.baseAddress!, w: packed, b_O: $0, n: 1) }
             }
             #expect(alone.map(\.bitPattern) == expected[(last * o)...].map(\.bitPattern))
         }
@@ -58,6 +57,7 @@ import Testing
         let i = 40, widths = [21, 48, 5]
         let x = (0..<(n * i)).map { Float(($0 * 7919) % 2003) / 1001 - 1 }
         let ws = widths.map { o in (0..<(o * i)).map { Float(($0 * 104_729 + o) % 997) / 498 - 1 } }
+        let packed = zip(ws, widths).map { PackedMatrix(w_OI: $0, outputs: $1, inputs: i) }
         let bias = (0..<48).map { Float($0 % 5) / 3 - 0.5 }
         let saved = FixedOrder.threads
         defer { FixedOrder.threads = saved }
@@ -65,13 +65,10 @@ import Testing
             FixedOrder.threads = threads
             let ys = widths.map { o in UnsafeMutablePointer<Float>.allocate(capacity: n * o) }
             defer { for y in ys { y.deallocate() } }
-            ws[0].withUnsafeBufferPointer { w0 in ws[1].withUnsafeBufferPointer { w1 in ws[2].withUnsafeBufferPointer { w2 in
-                bias.withUnsafeBufferPointer { b in
-                    FixedOrder.linears([.init(y: ys[0], w: w0.baseAddress!, b: nil, o: widths[0]),
-                                        .init(y: ys[1], w: w1.baseAddress!, b: b.baseAddress!, o: widths[1]),
-                                        .init(y: ys[2], w: w2.baseAddress!, b: nil, o: widths[2])], x_NI: x, n: n, i: i)
-                }
-            } } }
+            bias.withUnsafeBufferPointer { b in
+                FixedOrder.linears([.init(y: ys[0], w: packed[0], b: nil), .init(y: ys[1], w: packed[1], b: b.baseAddress!),
+                                    .init(y: ys[2], w: packed[2], b: nil)], x_NI: x, n: n)
+            }
             for (index, o) in widths.enumerated() {
                 let expected = Self.definition(x: x, w: ws[index], b: index == 1 ? bias : nil, n: n, i: i, o: o)
                 let got = Array(UnsafeBufferPointer(start: ys[index], count: n * o))
@@ -80,33 +77,52 @@ import Testing
         }
     }
 
-    /// Attention scores read keys `stride` floats apart (one head inside a KV cache row): the same
-    /// bits as the contiguous product of the same keys copied out.
-    @Test func stridedScoresEqualTheContiguousProduct() {
-        let rows = 3, headDim = 24, count = 37, stride = 96, offset = 48
-        let q = (0..<(rows * headDim)).map { Float(($0 * 7919) % 2003) / 1001 - 1 }
-        let cache = (0..<(count * stride)).map { Float(($0 * 104_729) % 997) / 498 - 1 }
-        let keys = (0..<count).flatMap { t in cache[(t * stride + offset)..<(t * stride + offset + headDim)] }
-        var scores = [Float](repeating: .nan, count: rows * count)
-        cache.withUnsafeBufferPointer { c in
-            FixedOrder.scores(&scores, q_RD: q, keys: c.baseAddress! + offset, stride: stride, rows: rows, headDim: headDim, count: count)
+    /// Side by side (gate and up, combined per column piece) gives each product's bits, and
+    /// `combine` sees every column exactly once.
+    @Test(arguments: [1, 13])
+    func sideBySideEqualsEachAlone(n: Int) {
+        let i = 24, o = 100
+        let x = (0..<(n * i)).map { Float(($0 * 7919) % 2003) / 1001 - 1 }
+        let ws: [[Float]] = (0..<2).map { s in (0..<(o * i)).map { Float(($0 * 104_729 + s) % 997) / 498 - 1 } }
+        let packed = ws.map { PackedMatrix(w_OI: $0, outputs: o, inputs: i) }
+        let saved = FixedOrder.threads
+        defer { FixedOrder.threads = saved }
+        for threads in [1, 2] {
+            FixedOrder.threads = threads
+            let gate = UnsafeMutableBufferPointer<Float>.allocate(capacity: n * o), up = UnsafeMutableBufferPointer<Float>.allocate(capacity: n * o)
+            defer { gate.deallocate(); up.deallocate() }
+            let seen = UnsafeMutableBufferPointer<Int>.allocate(capacity: o)  // pieces run on several threads
+            defer { seen.deallocate() }
+            seen.initialize(repeating: 0)
+            let products = [FixedOrder.Product(y: gate.baseAddress!, w: packed[0], b: nil),
+                            FixedOrder.Product(y: up.baseAddress!, w: packed[1], b: nil)]
+            FixedOrder.sideBySide(products, x_NI: x, n: n) { columns in
+                for c in columns { seen[c] += 1 }
+            }
+            #expect(Array(seen) == [Int](repeating: 1, count: o))
+            #expect(Array(gate).map(\.bitPattern) == Self.definition(x: x, w: ws[0], b: nil, n: n, i: i, o: o).map(\.bitPattern))
+            #expect(Array(up).map(\.bitPattern) == Self.definition(x: x, w: ws[1], b: nil, n: n, i: i, o: o).map(\.bitPattern))
         }
-        let expected = Self.definition(x: q, w: keys, b: nil, n: rows, i: headDim, o: count)
-        #expect(scores.map(\.bitPattern) == expected.map(\.bitPattern))
     }
 
-    /// The weighted sum of values is, per element, fma over positions in ascending order, for
-    /// widths with and without a partial 16-lane chunk.
-    @Test(arguments: [24, 64, 7, 40, 96, 130])
-    func weightedSumIsFMAInAscendingPosition(width: Int) {
-        let count = 29, stride = width + 5
-        let weights = (0..<count).map { Float(($0 * 31) % 17) / 17 }
-        let values = (0..<(count * stride)).map { Float(($0 * 7919) % 2003) / 1001 - 1 }
-        var out = [Float](repeating: .nan, count: width)
-        FixedOrder.weightedSum(&out, weights_T: weights, values: values, stride: stride, count: count, width: width)
-        let expected = (0..<width).map { j in
-            (0..<count).reduce(Float(0)) { acc, t in acc.addingProduct(weights[t], values[t * stride + j]) }
-        }
+    /// One query row's attention over a cache (keys transposed, capacity a multiple of 16, zeros
+    /// past the end) gives the bits of training's way: the scores as a product, the shared
+    /// softmax, the weighted values as a product.
+    @Test(arguments: [(1, 64), (15, 64), (16, 24), (17, 40), (33, 64), (100, 8), (130, 64), (200, 128)])
+    func attentionRowIsTrainingsProducts(count: Int, headDim: Int) {
+        let capacity = (count + 15) / 16 * 16 + 16
+        let q: [Float] = (0..<headDim).map { Float(($0 * 7919) % 2003) / 1001 - 1 }
+        var keysT = [Float](repeating: 0, count: headDim * capacity)
+        for d in 0..<headDim { for t in 0..<count { keysT[d * capacity + t] = Float((d * 31 + t * 17) % 97) / 48 - 1 } }
+        let values: [Float] = (0..<(capacity * headDim)).map { Float(($0 * 104_729) % 997) / 498 - 1 }
+        let scale = 1 / Float(headDim).squareRoot()
+        var scores = [Float](repeating: .nan, count: capacity), out = [Float](repeating: .nan, count: headDim)
+        attention_row(&out, q, keysT, capacity, values, count, headDim, scale, &scores)
+        var expectedScores = [Float](repeating: 0, count: count), expected = [Float](repeating: 0, count: headDim)
+        TrainingGEMM.multiply(m: 1, n: count, k: headDim, a: q, b: keysT, ldb: capacity, c: &expectedScores, threads: 1)
+        softmax_row(&expectedScores, count - 1, count, scale)
+        TrainingGEMM.multiply(m: 1, n: headDim, k: count, a: expectedScores, b: values, c: &expected, threads: 1)
         #expect(out.map(\.bitPattern) == expected.map(\.bitPattern))
+        #expect(Array(scores[..<count]).map(\.bitPattern) == expectedScores.map(\.bitPattern))
     }
 }

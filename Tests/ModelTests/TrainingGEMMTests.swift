@@ -4,12 +4,13 @@ import Testing
 
 @Suite(.serialized) struct TrainingGEMMTests {
     /// Every transpose combination, with and without accumulation, at sizes that cross the
-    /// register tile (12 x 32 / 6 x 16 / 4 x 16), the row block (144) and the k block (256), and
+    /// register tile (12 x 32 / 6 x 16 / 4 x 16), the row block (144) and the k block (256), with
+    /// fewer rows than a tile both with A read in place (narrow C) and packed (wide C), and
     /// on strided views: each element must be exactly the fma chain in ascending k that gemm.h
     /// promises, computed here one element at a time.
     @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
     func everyElementIsTheFMAChainInAscendingK(transposeA: Bool, transposeB: Bool) {
-        for (m, n, k) in [(1, 1, 1), (5, 7, 3), (13, 33, 17), (150, 70, 300), (37, 1, 600)] {
+        for (m, n, k) in [(1, 1, 1), (5, 7, 3), (13, 33, 17), (150, 70, 300), (37, 1, 600), (7, 300, 45), (1, 290, 260)] {
             for accumulate in [false, true] {
                 let lda = (transposeA ? m : k) + 3, ldb = (transposeB ? k : n) + 2, ldc = n + 5
                 let a = (0..<((transposeA ? k : m) * lda)).map { Float(($0 * 37) % 101) / 37 - 1.3 }

@@ -21,6 +21,17 @@ void gemm_f32(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
               float *c, ptrdiff_t ldc, int accumulate,
               ptrdiff_t row_begin, ptrdiff_t row_end, ptrdiff_t col_begin, ptrdiff_t col_end);
 
+/// op(B) [k x n] packed once, for products that use the same B many times (inference's
+/// weights): `gemm_packed_b_floats(n, k)` floats, filled by `gemm_pack_b` (arguments as for
+/// gemm_f32's B), then `gemm_f32_prepacked` computes exactly what gemm_f32 computes with that B
+/// (the same chains, bit for bit) without packing it again. Its column range must start at a
+/// multiple of `gemm_tile_columns()`. The layout depends on the code path (the tile width).
+size_t gemm_packed_b_floats(ptrdiff_t n, ptrdiff_t k);
+void gemm_pack_b(float *packed, const float *b, ptrdiff_t ldb, int trans_b, ptrdiff_t n, ptrdiff_t k);
+void gemm_f32_prepacked(ptrdiff_t k, const float *a, ptrdiff_t lda, int trans_a, const float *packed_b,
+                        float *c, ptrdiff_t ldc, int accumulate,
+                        ptrdiff_t row_begin, ptrdiff_t row_end, ptrdiff_t col_begin, ptrdiff_t col_end);
+
 /// The register tile of the chosen code path: blocks of rows and columns given to threads
 /// should be multiples of these (any split gives the same result; these waste no work).
 ptrdiff_t gemm_tile_rows(void);
