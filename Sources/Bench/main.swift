@@ -268,8 +268,9 @@ func benchCode() throws -> [Row] {
 /// GFLOP/s (6 x parameters x tokens plus attention's 12 x layers x T x d per token), against
 /// the sgemm peak of the same run.
 func benchTraining(peak: Double) -> [Row] {
-    let cores = ProcessInfo.processInfo.activeProcessorCount
-    BLAS.setThreads(cores)
+    // TRAINING_THREADS and TRAINING_ONLY (a part of a name: "0.86M") narrow it down for profiling.
+    let environment = ProcessInfo.processInfo.environment
+    BLAS.setThreads(environment["TRAINING_THREADS"].flatMap(Int.init) ?? ProcessInfo.processInfo.activeProcessorCount)
     // The configurations (the same as `bench peers`): a 25.6M llama at 16 x 256 tokens and
     // a 0.86M one at 32 x 128, vocabulary 512, tied embeddings.
     func llama(_ d: Int, _ layers: Int, _ heads: Int, _ ff: Int) -> ModelConfig {
@@ -280,7 +281,7 @@ func benchTraining(peak: Double) -> [Row] {
         ("llama 25.6M", llama(512, 8, 8, 1376), 16, 256), ("llama 0.86M", llama(128, 4, 4, 344), 32, 128),
     ]
     var rows: [Row] = []
-    for (name, config, batch, seq) in models {
+    for (name, config, batch, seq) in models where name.contains(environment["TRAINING_ONLY"] ?? "") {
         let model = Transformer(config: config)
         model.initializeRandomly(seed: 1)
         var optimizer = AdamW(parameterCount: model.parameterCount)
