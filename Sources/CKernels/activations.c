@@ -2,28 +2,15 @@
 // vector type compiled for AVX-512, AVX2 + FMA and baseline x86-64 like the matrix kernels.
 #include "activations.h"
 #include "isa.h"
+#include "vector16.h"
 
 #include <math.h>
 #include <string.h>
 
-#pragma clang fp contract(off)
-#pragma clang diagnostic ignored "-Wpsabi"
-
-typedef float v16 __attribute__((ext_vector_type(16)));
 typedef int i16v __attribute__((ext_vector_type(16)));
 typedef float v8 __attribute__((ext_vector_type(8)));
 typedef float v4 __attribute__((ext_vector_type(4)));
 typedef float v2 __attribute__((ext_vector_type(2)));
-#define INLINE static inline __attribute__((always_inline))
-#define FMA __builtin_elementwise_fma
-
-INLINE v16 load16(const float *p) {
-    v16 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-INLINE void store16(float *p, v16 v) { memcpy(p, &v, sizeof v); }
 
 /// The first `count` (< 16) values, the rest `fill`.
 INLINE v16 load_partial(const float *p, ptrdiff_t count, float fill) {

@@ -6,24 +6,10 @@
 #include "attention.h"
 #include "activations.h"
 #include "isa.h"
+#include "vector16.h"
 
 #include <string.h>
 #include <xmmintrin.h>
-
-#pragma clang fp contract(off)
-#pragma clang diagnostic ignored "-Wpsabi"
-
-typedef float v16 __attribute__((ext_vector_type(16)));
-#define INLINE static inline __attribute__((always_inline))
-#define FMA __builtin_elementwise_fma
-
-INLINE v16 load16(const float *p) {
-    v16 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-INLINE void store16(float *p, v16 v) { memcpy(p, &v, sizeof v); }
 
 /// scores[t0 .. t0 + 16 V) = chains over d of q[d] * keys_t[d, t].
 INLINE void score_block(float *scores, const float *q, const float *keys_t, ptrdiff_t ldk, ptrdiff_t t0,

@@ -7,29 +7,16 @@
 // pairs) and baseline x86-64 (libm fmaf per lane): per element the same IEEE operations.
 #include "gemm.h"
 #include "isa.h"
+#include "vector16.h"
 
 #include <pthread.h>
 #include <xmmintrin.h>
 #include <stdlib.h>
 #include <string.h>
 
-#pragma clang fp contract(off)
-#pragma clang diagnostic ignored "-Wpsabi"
-
-typedef float v16 __attribute__((ext_vector_type(16)));
-#define INLINE static inline __attribute__((always_inline))
-
 // KC x NR floats of B (32 KB at NR = 32) stay in L1 while a row block of A streams past them;
 // MC x KC floats of A (144 KB) stay in L2; NC x KC of B (1 MB) in L2 or L3.
 enum { KC = 256, MC = 144, NC = 1024, MAX_MR = 12, MAX_NR = 32 };
-
-INLINE v16 load16(const float *p) {
-    v16 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-INLINE void store16(float *p, v16 v) { memcpy(p, &v, sizeof v); }
 
 /// Rows [r0, r0 + rows) of op(A), k in [k0, k0 + kc), as MR-row micro-panels, each k-major
 /// (MR values per k); rows past `rows` are zeros.
