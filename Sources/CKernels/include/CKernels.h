@@ -3,3 +3,4 @@
 #include "activations.h"
 #include "fixed_order.h"
 #include "gemm.h"
+#include "thread_pool.h"
