@@ -27,13 +27,29 @@ import Testing
 
     @Test(arguments: [2, 3, 4, 8])
     func everyPartRunsOnce(threads: Int) {
+        // Parts with a little work, so that the workers take some (empty ones all go to the caller).
         for parts in [0, 1, 2, 3, 4, 5, 7, 8, 9, 16, 31, 64, 100, 257, 1000] {
-            #expect(Self.runCounts(parts: parts, threads: threads) == [Int](repeating: 1, count: parts),
+            #expect(Self.runCounts(parts: parts, threads: threads, work: 300) == [Int](repeating: 1, count: parts),
                     "parts \(parts), threads \(threads)")
         }
         // Parts of unequal length: threads take them as they come free.
         let counts = Self.runCounts(parts: 37, threads: threads, work: 2_000)
         #expect(counts == [Int](repeating: 1, count: 37))
+    }
+
+    /// `run` returns only after the parts that workers hold have finished too: the caller takes
+    /// part 0, a worker part 1, which takes twice as long; its write is seen on return.
+    @Test func returnsWhenEveryPartIsDone() {
+        for _ in 0..<50 {
+            var finished = [false, false]
+            finished.withUnsafeMutableBufferPointer { finished in
+                Parallel.run(parts: 2, threads: 2) { part in
+                    Self.spin(20_000 * (part + 1))
+                    finished[part] = true
+                }
+            }
+            #expect(finished == [true, true])
+        }
     }
 
     @Test func zeroAndOnePart() {
@@ -64,6 +80,7 @@ import Testing
         grid.withUnsafeMutableBufferPointer { grid in
             Parallel.run(parts: outer, threads: 3) { o in
                 Parallel.run(parts: inner, threads: 3) { i in
+                    Self.spin(300)
                     Parallel.run(parts: inner, threads: 3) { j in grid[(o * inner + i) * inner + j] += 1 }
                 }
             }
