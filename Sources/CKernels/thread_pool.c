@@ -12,6 +12,7 @@
 #include "thread_pool.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <time.h>
@@ -22,14 +23,17 @@
 #define CPU_RELAX() ((void)0)
 #endif
 
-// How long an idle worker, or a caller waiting for the last parts, polls before it sleeps.
-// Hand-offs come in bursts: sampling one sequence makes ~35 per token, tens of microseconds
-// apart, and a training step hundreds; one poll costs ~1 us of latency where a wake-up costs
-// 5-50 us (more on a loaded machine). 100 us covers the gaps inside a burst (a token's
-// sampling, norms and attention between products) and, at worst, burns 100 us of one core after
-// the last call of a burst. Measured: see the commit that set it.
-enum { SPIN_NS = 100 * 1000 };
-// Polls between two reads of the clock (a pause is 10-150 cycles depending on the CPU).
+// How an idle worker, or a caller waiting for the last parts, waits before it sleeps (measured
+// on a 2-core VM; hand-offs come in bursts). Between the hand-offs of one burst the gaps are
+// mostly under 4 us (products back to back), the rest under ~150 us (a token's norms, attention
+// and sampling; training's gaps are under 32 us, or milliseconds between steps). So: pause-poll
+// for PAUSE_NS, which catches the next job within ~0.1 us; then poll with sched_yield, which lets
+// another runnable thread have this core (on a shared machine that is often our own caller:
+// pure spinning for 200 us made one-sequence sampling 1.6x slower while another process held a
+// core, yielding did not); sleep after SPIN_NS, so a burst's end costs at most 200 us of polling
+// and an idle process uses no CPU. A wake-up from sleep costs ~5-50 us, hence the polling.
+enum { PAUSE_NS = 5 * 1000, SPIN_NS = 200 * 1000 };
+// Pauses between two reads of the clock while pause-polling (a pause is 10-150 cycles).
 enum { POLLS_PER_CLOCK = 32 };
 enum { MAX_WORKERS = 256 };
 // The part counter of a generation whose fields are being written: no part can be claimed.
@@ -68,6 +72,20 @@ static uint64_t now_ns(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+// One step of a bounded wait that began at `since`: a pause, and every POLLS_PER_CLOCK pauses a
+// look at the clock and, after PAUSE_NS, a yield; 0 once it is time to sleep. `polls` counts the
+// steps since the last look (0 at the start).
+static int poll_step(uint64_t since, int *polls) {
+    if (++*polls >= POLLS_PER_CLOCK) {
+        *polls = 0;
+        uint64_t waited = now_ns() - since;
+        if (waited >= SPIN_NS) return 0;
+        if (waited >= PAUSE_NS) sched_yield();
+    }
+    CPU_RELAX();
+    return 1;
 }
 
 static uint32_t generation_of(uint64_t claim) { return (uint32_t)(claim >> 32); }
@@ -112,7 +130,8 @@ static void *worker_main(void *argument) {
 #endif
     uint32_t seen = generation_of(atomic_load_explicit(&pool.claim, memory_order_acquire));
     uint64_t idle_since = now_ns();
-    for (int polls = 0;; polls++) {
+    int polls = 0;
+    for (;;) {
         uint64_t claim = atomic_load_explicit(&pool.claim, memory_order_acquire);
         if (generation_of(claim) != seen) {
             if (part_of(claim) == CLOSED) continue;  // being posted: open in a moment
@@ -120,14 +139,11 @@ static void *worker_main(void *argument) {
             if (index < atomic_load_explicit(&pool.helpers, memory_order_relaxed)) {
                 work(seen);
                 idle_since = now_ns();
+                polls = 0;
             }
-            polls = 0;
             continue;
         }
-        if (polls < POLLS_PER_CLOCK || (polls = 0, now_ns() - idle_since < SPIN_NS)) {
-            CPU_RELAX();
-            continue;
-        }
+        if (poll_step(idle_since, &polls)) continue;
         // Sleep until a new generation. The owner opens it and then reads `sleeping`; this
         // thread sets `sleeping` and then reads the generation (both seq_cst), so either it
         // sees the new job or the owner sees it asleep and signals it under the lock.
@@ -216,10 +232,7 @@ void thread_pool_run(int threads, int parts, body_fn body, void *context) {
         uint64_t since = now_ns();
         int polls = 0;
         while (atomic_load_explicit(&pool.done, memory_order_acquire) != parts) {
-            if (++polls < POLLS_PER_CLOCK || (polls = 0, now_ns() - since < SPIN_NS)) {
-                CPU_RELAX();
-                continue;
-            }
+            if (poll_step(since, &polls)) continue;
             pthread_mutex_lock(&pool.lock);
             atomic_store_explicit(&pool.caller_sleeping, 1, memory_order_seq_cst);
             while (atomic_load_explicit(&pool.done, memory_order_seq_cst) != parts)

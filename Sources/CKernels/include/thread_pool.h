@@ -7,7 +7,7 @@
 /// free, so a thread that another process keeps off its core delays only the part it holds.
 ///
 /// Workers are started on first need (more when `threads` grows; surplus ones stay idle when it
-/// shrinks). Between calls they poll for the next one for a short while (THREAD_POOL_SPIN_NS in
+/// shrinks). Between calls they poll for the next one for a short while (SPIN_NS in
 /// thread_pool.c), so back-to-back calls cost no wake-up, then sleep: an idle process uses no CPU.
 ///
 /// A call made while the pool is busy with another thread's call, or from inside a part, runs
