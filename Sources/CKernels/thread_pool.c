@@ -133,8 +133,9 @@ static void *worker_main(void *argument) {
     int polls = 0;
     for (;;) {
         uint64_t claim = atomic_load_explicit(&pool.claim, memory_order_acquire);
-        if (generation_of(claim) != seen) {
-            if (part_of(claim) == CLOSED) continue;  // being posted: open in a moment
+        // A CLOSED generation is being posted: it opens in a moment (unless the owner is
+        // preempted, so it is waited for like any job).
+        if (generation_of(claim) != seen && part_of(claim) != CLOSED) {
             seen = generation_of(claim);
             if (index < atomic_load_explicit(&pool.helpers, memory_order_relaxed)) {
                 work(seen);
@@ -144,13 +145,16 @@ static void *worker_main(void *argument) {
             continue;
         }
         if (poll_step(idle_since, &polls)) continue;
-        // Sleep until a new generation. The owner opens it and then reads `sleeping`; this
-        // thread sets `sleeping` and then reads the generation (both seq_cst), so either it
-        // sees the new job or the owner sees it asleep and signals it under the lock.
+        // Sleep until a new generation opens. The owner opens it and then reads `sleeping`;
+        // this thread sets `sleeping` and then reads `claim` (both seq_cst), so either it sees
+        // the open job or the owner sees it asleep and signals it under the lock.
         pthread_mutex_lock(&pool.lock);
         atomic_store_explicit(&self->sleeping, 1, memory_order_seq_cst);
-        while (generation_of(atomic_load_explicit(&pool.claim, memory_order_seq_cst)) == seen)
+        for (;;) {
+            claim = atomic_load_explicit(&pool.claim, memory_order_seq_cst);
+            if (generation_of(claim) != seen && part_of(claim) != CLOSED) break;
             pthread_cond_wait(&self->wake, &pool.lock);
+        }
         atomic_store_explicit(&self->sleeping, 0, memory_order_relaxed);
         pthread_mutex_unlock(&pool.lock);
     }
