@@ -6,12 +6,12 @@ import CKernels
 /// any thread count. So threads change speed, never a bit.
 enum Parallel {
     /// Runs `body(part)` for every part in 0..<parts and returns when all are done: the one
-    /// hand-off every parallel loop uses. The parts go to `thread_pool_run` (thread_pool.c), whose
-    /// workers poll between calls, because inference makes ~35 hand-offs per token of a few tens
-    /// of microseconds each, where a thread wake-up per hand-off (Dispatch's) costs about as much.
-    /// This thread takes parts too. A call from inside a part, or while another thread's call
-    /// holds the pool, runs its parts here in order: the same bits, by the rule above.
-    /// `threads` (this one included) is for the tests; callers use the tools' setting.
+    /// hand-off every parallel loop uses. This thread takes parts too, the other threads of the
+    /// worker pool in thread_pool.c the rest; they poll for the next call for a while before they
+    /// sleep, because inference makes ~35 hand-offs per token of a few tens of microseconds of
+    /// work each, about what waking a sleeping thread costs. A call from inside a part, or while
+    /// another thread's call holds the pool, runs its parts here in order: the same bits, by the
+    /// rule above. `threads` counts this thread; only the tests pass it.
     static func run(parts: Int, threads: Int = FixedOrder.threads, _ body: (_ part: Int) -> Void) {
         guard parts > 1 else {
             if parts == 1 { body(0) }
@@ -20,10 +20,10 @@ enum Parallel {
         // The C pool takes a function and a context pointer; the closure cannot escape, since
         // `thread_pool_run` returns only after every part has run.
         withoutActuallyEscaping(body) { body in
-            withUnsafePointer(to: Parts(body: body)) { task in
+            withUnsafePointer(to: Parts(body: body)) { pointer in
                 thread_pool_run(Int32(clamping: threads), Int32(parts), { context, part in
                     context!.assumingMemoryBound(to: Parts.self).pointee.body(Int(part))
-                }, UnsafeMutableRawPointer(mutating: task))
+                }, UnsafeMutableRawPointer(mutating: pointer))
             }
         }
     }

@@ -104,7 +104,9 @@ import Testing
                 for call in 0..<calls {
                     let parts = (call * 7 + caller) % 23
                     let counts = Self.runCounts(parts: parts, threads: 2 + caller % 3, work: call % 5 == 0 ? 500 : 0)
-                    if counts != [Int](repeating: 1, count: parts) { failures.add("caller \(caller) call \(call): \(counts)") }
+                    if counts != [Int](repeating: 1, count: parts) {
+                        failures.add("caller \(caller) call \(call): \(counts)")
+                    }
                 }
                 finished.signal()
             }.start()
