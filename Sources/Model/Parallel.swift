@@ -1,20 +1,30 @@
-import Dispatch
+import CKernels
 
 /// Loops split over the tools' threads (`--threads`, via `BLAS.setThreads`) in contiguous
 /// ranges. Only for work whose every result is independent of the split: per-row and
 /// per-element loops, and sums over fixed-size chunks (`chunkedSum`), whose order is the same for
 /// any thread count. So threads change speed, never a bit.
 enum Parallel {
-    /// Runs `body(part)` for every part in 0..<parts on Dispatch's pool and returns when all
-    /// are done (one part runs on this thread). The one hand-off every parallel loop uses.
-    static func run(parts: Int, _ body: (_ part: Int) -> Void) {
+    /// Runs `body(part)` for every part in 0..<parts and returns when all are done: the one
+    /// hand-off every parallel loop uses. This thread takes parts too, the other threads of the
+    /// worker pool in thread_pool.c the rest; they poll for the next call for a while before they
+    /// sleep, because inference makes ~35 hand-offs per token of a few tens of microseconds of
+    /// work each, about what waking a sleeping thread costs. A call from inside a part, or while
+    /// another thread's call holds the pool, runs its parts here in order: the same bits, by the
+    /// rule above. `threads` counts this thread; only the tests pass it.
+    static func run(parts: Int, threads: Int = FixedOrder.threads, _ body: (_ part: Int) -> Void) {
         guard parts > 1 else {
             if parts == 1 { body(0) }
             return
         }
+        // The C pool takes a function and a context pointer; the closure cannot escape, since
+        // `thread_pool_run` returns only after every part has run.
         withoutActuallyEscaping(body) { body in
-            let task = UncheckedTask(body: body)
-            DispatchQueue.concurrentPerform(iterations: parts) { part in task.body(part) }
+            withUnsafePointer(to: Parts(body: body)) { pointer in
+                thread_pool_run(Int32(clamping: threads), Int32(parts), { context, part in
+                    context!.assumingMemoryBound(to: Parts.self).pointee.body(Int(part))
+                }, UnsafeMutableRawPointer(mutating: pointer))
+            }
         }
     }
 
@@ -55,9 +65,8 @@ enum Parallel {
     }
 }
 
-/// A closure handed to the worker threads of one `run` call, which returns only after they
-/// finish (so nothing it captures outlives the call).
-private struct UncheckedTask: @unchecked Sendable {
+/// The closure of one `run` call, which the pool's threads reach through a pointer.
+private struct Parts {
     let body: (Int) -> Void
 }
 
