@@ -281,7 +281,7 @@ func benchTraining(peak: Double) -> [Row] {
         ("llama 25.6M", llama(512, 8, 8, 1376), 16, 256), ("llama 0.86M", llama(128, 4, 4, 344), 32, 128),
     ]
     var rows: [Row] = []
-    for (name, config, batch, seq) in models where name.contains(environment["TRAINING_ONLY"] ?? "") {
+    for (name, config, batch, seq) in models where environment["TRAINING_ONLY"].map(name.contains) ?? true {
         let model = Transformer(config: config)
         model.initializeRandomly(seed: 1)
         var optimizer = AdamW(parameterCount: model.parameterCount)
