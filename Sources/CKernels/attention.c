@@ -1,7 +1,7 @@
 // Attention of one query row over its KV cache (see attention.h): a decoding step's attention is
 // tiny products (one row against ~100 keys of 64 dimensions) run thousands of times a step, too
 // small for gemm_f32's packing and dispatch, and one row has too few independent chains for
-// the fma latency. Here 8 chains of scores and up to 4 of values run side by side, in the
+// the fma latency. Here up to 8 chains of scores and 4 of values run side by side, in the
 // orders gemm_f32 uses. One generic body on clang's 16-float vectors, compiled per code path.
 #include "attention.h"
 #include "activations.h"
@@ -27,9 +27,10 @@ INLINE void score_block(float *scores, const float *q, const float *keys_t, ptrd
     for (int v = 0; v < V; v++) store16(scores + t0 + 16 * v, acc[v]);
 }
 
-/// out[j0 .. j0 + 16 V) = chains over t of p[t] * values[t, j].
+/// out[j0 .. j0 + width) = chains over t of p[t] * values[t, j], width <= 16 V (a last vector
+/// of a head dimension that is not a multiple of 16 is computed whole and stored in part).
 INLINE void value_block(float *out, const float *p, const float *values, ptrdiff_t head_dim, ptrdiff_t count,
-                        ptrdiff_t j0, const int V) {
+                        ptrdiff_t j0, ptrdiff_t width, const int V) {
     v16 acc[4];
 #pragma unroll
     for (int v = 0; v < V; v++) acc[v] = (v16)0;
@@ -39,28 +40,39 @@ INLINE void value_block(float *out, const float *p, const float *values, ptrdiff
 #pragma unroll
         for (int v = 0; v < V; v++) acc[v] = FMA(weight, load16(row + 16 * v), acc[v]);
     }
+    float whole[16 * 4];
 #pragma unroll
-    for (int v = 0; v < V; v++) store16(out + j0 + 16 * v, acc[v]);
+    for (int v = 0; v < V; v++) store16(whole + 16 * v, acc[v]);
+    memcpy(out + j0, whole, (size_t)width * sizeof(float));
 }
 
 INLINE void scores_body(float *scores, const float *q, const float *keys_t, ptrdiff_t ldk, ptrdiff_t count,
                         ptrdiff_t head_dim) {
-    ptrdiff_t t = 0;
-    for (; t + 128 <= count; t += 128) score_block(scores, q, keys_t, ldk, t, head_dim, 8);
-    if (t + 64 <= count) { score_block(scores, q, keys_t, ldk, t, head_dim, 4); t += 64; }
-    if (t + 32 <= count) { score_block(scores, q, keys_t, ldk, t, head_dim, 2); t += 32; }
-    if (t < count) score_block(scores, q, keys_t, ldk, t, head_dim, count - t > 16 ? 2 : 1);
+    // As many chains as there are vectors of keys, up to 8 (128 keys) per pass over d: one pass
+    // for the usual cache lengths, the fma latency hidden behind the other chains.
+    for (ptrdiff_t t = 0; t < count; t += 128) {
+        switch ((count - t + 15) / 16) {
+        case 1: score_block(scores, q, keys_t, ldk, t, head_dim, 1); break;
+        case 2: score_block(scores, q, keys_t, ldk, t, head_dim, 2); break;
+        case 3: score_block(scores, q, keys_t, ldk, t, head_dim, 3); break;
+        case 4: score_block(scores, q, keys_t, ldk, t, head_dim, 4); break;
+        case 5: score_block(scores, q, keys_t, ldk, t, head_dim, 5); break;
+        case 6: score_block(scores, q, keys_t, ldk, t, head_dim, 6); break;
+        case 7: score_block(scores, q, keys_t, ldk, t, head_dim, 7); break;
+        default: score_block(scores, q, keys_t, ldk, t, head_dim, 8); break;
+        }
+    }
 }
 
 INLINE void values_body(float *out, const float *p, const float *values, ptrdiff_t count, ptrdiff_t head_dim) {
-    ptrdiff_t j = 0;
-    for (; j + 64 <= head_dim; j += 64) value_block(out, p, values, head_dim, count, j, 4);
-    if (j + 32 <= head_dim) { value_block(out, p, values, head_dim, count, j, 2); j += 32; }
-    if (j + 16 <= head_dim) { value_block(out, p, values, head_dim, count, j, 1); j += 16; }
-    for (; j < head_dim; j++) {  // a head dimension that is not a multiple of 16
-        float acc = 0;
-        for (ptrdiff_t t = 0; t < count; t++) acc = __builtin_fmaf(p[t], values[t * head_dim + j], acc);
-        out[j] = acc;
+    for (ptrdiff_t j = 0; j < head_dim; j += 64) {
+        const ptrdiff_t width = head_dim - j < 64 ? head_dim - j : 64;
+        switch ((width + 15) / 16) {
+        case 1: value_block(out, p, values, head_dim, count, j, width, 1); break;
+        case 2: value_block(out, p, values, head_dim, count, j, width, 2); break;
+        case 3: value_block(out, p, values, head_dim, count, j, width, 3); break;
+        default: value_block(out, p, values, head_dim, count, j, width, 4); break;
+        }
     }
 }
 

@@ -24,9 +24,12 @@ public final class KVCache {
 
     private static func rounded(_ positions: Int) -> Int { max(16, (positions + 15) / 16 * 16) }
 
+    /// 16 floats more than the keys and values take: the attention kernel reads a head's last
+    /// value row in whole 16-float vectors.
     private func zeroed() -> UnsafeMutablePointer<Float> {
-        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: 2 * heads * capacity * headDim)
-        buffer.initialize(repeating: 0, count: 2 * heads * capacity * headDim)
+        let floats = 2 * heads * capacity * headDim + 16
+        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: floats)
+        buffer.initialize(repeating: 0, count: floats)
         return buffer
     }
 
