@@ -345,12 +345,12 @@ func benchDecode(peak: Double) -> [Row] {
     return rows
 }
 
-// MARK: inference products: the fixed-order kernel against OpenBLAS
+// MARK: inference products: our kernel on packed weights against OpenBLAS
 
 /// The matrix products of one decode step of the d=512 llama (q, k, v, o, gate, up, down per
-/// layer, and the logits) at 1 to 128 rows, on the fixed-order kernel that inference uses and on
-/// OpenBLAS sgemm (what inference used before), interleaved in the same run, best of 5 each, on
-/// one thread and on every core.
+/// layer, and the logits) at 1 to 128 rows, on the kernel inference uses (training's, weights
+/// packed once) and on OpenBLAS sgemm (what inference used at first), interleaved in the same
+/// run, best of 5 each, on one thread and on every core.
 func benchProducts() -> [Row] {
     let cores = ProcessInfo.processInfo.activeProcessorCount
     let d = 512, ff = 1376, vocab = 8192, layers = 6
@@ -380,11 +380,11 @@ func benchProducts() -> [Row] {
             ours = min(ours, run { y, x, _, n, _, _ in
                 defer { index += 1 }
                 let w = packed[index % packed.count]
-                FixedOrder.linear(y_NO: y, x_NI: x, w: w, b_O: nil, n: n)
+                InferenceProducts.linear(y_NO: y, x_NI: x, w: w, b_O: nil, n: n)
             })
             blas = min(blas, run { y, x, w, n, i, o in BLAS.gemm(m: n, n: o, k: i, a: x, b: w, transposeB: true, c: y) })
         }
-        rows.append(Row(name: "decode products d=512, \(n) rows, \(threads) thr, ours (\(FixedOrder.instructionSet))",
+        rows.append(Row(name: "decode products d=512, \(n) rows, \(threads) thr, ours (\(Kernels.instructionSet))",
                         value: flops / ours / 1e9, unit: "GFLOP/s", reference: "OpenBLAS sgemm, same shapes",
                         referenceValue: flops / blas / 1e9))
     }
@@ -425,7 +425,7 @@ func benchTrainingProducts() -> [Row] {
         oursTime = min(oursTime, best(of: 5, ours))
         blasTime = min(blasTime, best(of: 5, blas))
     }
-    return [Row(name: "train products 4096x512x1376, \(cores) thr (\(FixedOrder.instructionSet))",
+    return [Row(name: "train products 4096x512x1376, \(cores) thr (\(Kernels.instructionSet))",
                 value: flops / oursTime / 1e9, unit: "GFLOP/s", reference: "OpenBLAS sgemm, same shapes",
                 referenceValue: flops / blasTime / 1e9)]
 }

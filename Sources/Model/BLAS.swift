@@ -3,10 +3,10 @@ import COpenBLAS
 
 public enum BLAS {
     /// Sets OpenBLAS's thread count explicitly (the toolkit never relies on its default), and
-    /// that of the fixed-order inference kernels, so one `--threads` governs both.
+    /// that of the engine's own kernels and loops (`Parallel.threads`), so one `--threads` governs both.
     public static func setThreads(_ count: Int) {
         openblas_set_num_threads(Int32(max(1, count)))
-        FixedOrder.threads = max(1, count)
+        Parallel.threads = max(1, count)
     }
 
     public static var threads: Int { Int(openblas_get_num_threads()) }

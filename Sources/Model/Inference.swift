@@ -226,7 +226,7 @@ extension Transformer {
         for cache in caches { cache.reserve(next[ObjectIdentifier(cache)]!) }
         let longest = (positions.max() ?? 0) + 1
         let work = workspace ?? InferenceWorkspace()
-        work.prepare(rows: n, config: config, longest: longest, parts: FixedOrder.threads * FixedOrder.piecesPerThread)
+        work.prepare(rows: n, config: config, longest: longest, parts: Parallel.threads * InferenceProducts.piecesPerThread)
         if config.architecture != .gpt2 {
             work.prepareRope(positions: longest, headDim: config.headDim, theta: config.ropeTheta)
         }
@@ -254,7 +254,7 @@ extension Transformer {
                 inferenceNorm(selected_LD + i * d, x: x_ND + r * d, weight: p + finalNormW, bias: finalNormB.map { p + $0 })
             }
             logits.withUnsafeMutableBufferPointer { lb in
-                FixedOrder.linear(y_NO: lb.baseAddress!, x_NI: selected_LD, w: weights[head], b_O: nil, n: logitRows.count)
+                InferenceProducts.linear(y_NO: lb.baseAddress!, x_NI: selected_LD, w: weights[head], b_O: nil, n: logitRows.count)
             }
         }
         for cache in caches { cache.length = next[ObjectIdentifier(cache)]! }
@@ -273,7 +273,7 @@ extension Transformer {
         forRows(n, cost: 4 * d) { rows in
             for r in rows { inferenceNorm(normed_ND + r * d, x: x_ND + r * d, weight: norm1W, bias: norm1B) }
         }
-        FixedOrder.linears([.init(y: q_NQ, w: weights[block.q], b: block.qB.map { p + $0 }),
+        InferenceProducts.linears([.init(y: q_NQ, w: weights[block.q], b: block.qB.map { p + $0 }),
                             .init(y: k_NK, w: weights[block.k], b: block.kB.map { p + $0 }),
                             .init(y: v_NK, w: weights[block.v], b: block.vB.map { p + $0 })], x_NI: normed_ND, n: n)
         // RoPE, then each row's keys and values into its cache at its position (rows write
@@ -292,7 +292,7 @@ extension Transformer {
             }
         }
         attend(layer: l, n: n, positions: positions, caches: caches, work: work)
-        FixedOrder.linear(y_NO: projected_ND, x_NI: attended_NQ, w: weights[block.o], b_O: block.oB.map { p + $0 }, n: n)
+        InferenceProducts.linear(y_NO: projected_ND, x_NI: attended_NQ, w: weights[block.o], b_O: block.oB.map { p + $0 }, n: n)
         // Residual, then the second norm, row by row.
         let norm2W = p + block.norm2W, norm2B = block.norm2B.map { p + $0 }
         forRows(n, cost: 5 * d) { rows in
@@ -307,7 +307,7 @@ extension Transformer {
             let gate_NF = work.gate.pointer
             // gate and up, then SwiGLU (silu(gate) * up, the 16-lane kernel training uses, with our
             // own exp), by columns: each piece combines the columns it has just computed.
-            FixedOrder.sideBySide([.init(y: gate_NF, w: weights[gateOffset], b: nil),
+            InferenceProducts.sideBySide([.init(y: gate_NF, w: weights[gateOffset], b: nil),
                                    .init(y: up_NF, w: weights[block.up], b: block.upB.map { p + $0 })],
                                   x_NI: normed_ND, n: n) { columns in
                 for r in 0..<n {
@@ -316,7 +316,7 @@ extension Transformer {
                 }
             }
         } else {
-            FixedOrder.linear(y_NO: up_NF, x_NI: normed_ND, w: weights[block.up], b_O: block.upB.map { p + $0 }, n: n)
+            InferenceProducts.linear(y_NO: up_NF, x_NI: normed_ND, w: weights[block.up], b_O: block.upB.map { p + $0 }, n: n)
             // GELU, tanh approximation, as Kernels.geluForward.
             let scale: Float = (2 / Float.pi).squareRoot()
             forRows(n, cost: 16 * ff) { rows in
@@ -326,7 +326,7 @@ extension Transformer {
                 }
             }
         }
-        FixedOrder.linear(y_NO: projected_ND, x_NI: hidden_NF, w: weights[block.down], b_O: block.downB.map { p + $0 }, n: n)
+        InferenceProducts.linear(y_NO: projected_ND, x_NI: hidden_NF, w: weights[block.down], b_O: block.downB.map { p + $0 }, n: n)
         forRows(n, cost: d) { rows in
             for j in (rows.lowerBound * d)..<(rows.upperBound * d) { x_ND[j] += projected_ND[j] }
         }
@@ -338,7 +338,7 @@ extension Transformer {
     /// that of the products: these loops are short, and on a shared machine a hand-off can wait
     /// for a core far longer than the loop takes.
     private func forRows(_ n: Int, cost: Int, _ body: (Range<Int>) -> Void) {
-        Parallel.forRanges(n, parts: FixedOrder.pieces(count: n, work: n * cost / 8), body)
+        Parallel.forRanges(n, parts: InferenceProducts.pieces(count: n, work: n * cost / 8), body)
     }
 
     /// The architecture's norm of one row: the row functions training's norms run.
@@ -369,7 +369,7 @@ extension Transformer {
     private func attend(layer l: Int, n: Int, positions: [Int], caches: [KVCache], work: InferenceWorkspace) {
         let hd = config.headDim, qOut = config.heads * hd
         let cost = positions.reduce(0) { $0 + ($1 + 1) } * qOut * 2
-        let parts = FixedOrder.pieces(count: n, work: cost)
+        let parts = InferenceProducts.pieces(count: n, work: cost)
         let job = AttentionJob(model: self, layer: l, positions: positions, caches: caches, work: work, parts: parts, n: n)
         Parallel.run(parts: parts) { part in job.run(part) }
     }

@@ -5,13 +5,17 @@ import Foundation
 // Shapes are in the names: `x_NC` is N rows (tokens) of C channels. Backward functions
 // accumulate (+=) into parameter gradients and overwrite input gradients unless noted, the
 // convention llm.c uses. Matrix products run on `TrainingGEMM` with all N rows at once (cached
-// inference runs the same kernel on weights packed once, `FixedOrder`): one fma chain per
+// inference runs the same kernel on weights packed once, `InferenceProducts`): one fma chain per
 // element, so the same bits on every CPU, thread count and batch.
 
 public typealias Buffer = UnsafeMutablePointer<Float>
 public typealias ConstBuffer = UnsafePointer<Float>
 
 public enum Kernels {
+    /// The code path the C kernels run on this CPU: "avx512", "avx2" or "generic" (no FMA
+    /// instruction: slow, same result). `RESTEM_KERNEL_ISA` can force a lesser one.
+    public static var instructionSet: String { String(cString: kernel_isa_name()) }
+
     // MARK: linear: y = x W^T + b, W stored [out, in] (the Hugging Face nn.Linear layout)
 
     /// `accumulate` adds the product to y (the residual stream) instead of overwriting it.
@@ -338,7 +342,7 @@ struct AttentionShape {
     /// threads. Pairs touch disjoint outputs, so the split never changes a result.
     func forEachPair(_ body: (_ b: Int, _ kvHead: Int) -> Void) {
         let pairs = batch * kvHeads
-        Parallel.forRanges(pairs, parts: min(FixedOrder.threads, pairs)) { range in
+        Parallel.forRanges(pairs, parts: min(Parallel.threads, pairs)) { range in
             for pair in range { body(pair / kvHeads, pair % kvHeads) }
         }
     }

@@ -5,6 +5,10 @@ import CKernels
 /// per-element loops, and sums over fixed-size chunks (`chunkedSum`), whose order is the same for
 /// any thread count. So threads change speed, never a bit.
 enum Parallel {
+    /// Threads for every parallel loop and product of the engine; `BLAS.setThreads` (the tools'
+    /// `--threads`) sets it.
+    nonisolated(unsafe) static var threads = 1
+
     /// Runs `body(part)` for every part in 0..<parts and returns when all are done: the one
     /// hand-off every parallel loop uses. This thread takes parts too, the other threads of the
     /// worker pool in thread_pool.c the rest; they poll for the next call for a while before they
@@ -12,7 +16,7 @@ enum Parallel {
     /// work each, about what waking a sleeping thread costs. A call from inside a part, or while
     /// another thread's call holds the pool, runs its parts here in order: the same bits, by the
     /// rule above. `threads` counts this thread; only the tests pass it.
-    static func run(parts: Int, threads: Int = FixedOrder.threads, _ body: (_ part: Int) -> Void) {
+    static func run(parts: Int, threads: Int = Parallel.threads, _ body: (_ part: Int) -> Void) {
         guard parts > 1 else {
             if parts == 1 { body(0) }
             return
@@ -36,7 +40,7 @@ enum Parallel {
 
     /// Runs `body` over contiguous ranges covering 0..<count, at least `grain` items each.
     static func forRanges(_ count: Int, grain: Int, _ body: (Range<Int>) -> Void) {
-        forRanges(count, parts: max(1, min(FixedOrder.threads, count / max(grain, 1))), body)
+        forRanges(count, parts: max(1, min(Parallel.threads, count / max(grain, 1))), body)
     }
 
     /// Rows per chunk of a sum over rows: fixed, so the order of additions does not depend on

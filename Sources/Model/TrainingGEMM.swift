@@ -22,7 +22,7 @@ public enum TrainingGEMM {
         let product = Product(m: m, n: n, k: k, a: a, lda: lda ?? (transposeA ? m : k), transposeA: transposeA,
                               b: b, ldb: ldb ?? (transposeB ? k : n), transposeB: transposeB,
                               c: c, ldc: ldc ?? n, accumulate: accumulate)
-        let parts = max(1, min(threads ?? FixedOrder.threads, m * n * k / workPerThread))
+        let parts = max(1, min(threads ?? Parallel.threads, m * n * k / workPerThread))
         guard parts > 1 else {
             product.run(rows: 0..<m, columns: 0..<n)
             return

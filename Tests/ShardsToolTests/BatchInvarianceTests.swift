@@ -4,7 +4,7 @@ import Testing
 
 /// `generate` writes the same bytes whatever the batch size, the thread count and the CPU's
 /// BLAS kernel (OPENBLAS_CORETYPE, read when OpenBLAS loads, so one process per setting): the
-/// inference products run on our fixed-order kernel, not on OpenBLAS. Before it, OpenBLAS's
+/// inference products run on our own kernel (gemm.c), not on OpenBLAS. Before it, OpenBLAS's
 /// SKYLAKEX kernels gave batch 1 and batch 64 different samples.
 @Suite struct BatchInvarianceTests {
     let dir = ToolTempDir()

@@ -5,14 +5,7 @@ import CKernels
 /// the CPU. They run on training's kernel (`Sources/CKernels/gemm.c`): every output element is
 /// one fma chain in ascending k, tiled and split only for speed, so a row's outputs are the bits
 /// training's forward gives it. The weights are packed once (`PackedMatrix`), not per call.
-public enum FixedOrder {
-    /// Threads for the engine's own kernels; `BLAS.setThreads` (the tools' `--threads`) sets it.
-    nonisolated(unsafe) public internal(set) static var threads = 1
-
-    /// The code path the kernels run on this CPU: "avx512", "avx2" or "generic" (no FMA
-    /// instruction: slow, same result). `RESTEM_KERNEL_ISA` can force a lesser one.
-    public static var instructionSet: String { String(cString: kernel_isa_name()) }
-
+public enum InferenceProducts {
     /// Multiply-adds below which one thread does the whole product (a thread hand-off costs
     /// about as much as this many).
     static let workPerThread = 1 << 16
@@ -24,7 +17,7 @@ public enum FixedOrder {
 
     /// How many pieces to cut `count` units into, for `work` multiply-adds in all (1: no threads).
     static func pieces(count: Int, work: Int) -> Int {
-        let parts = max(1, min(threads, work / workPerThread, count))
+        let parts = max(1, min(Parallel.threads, work / workPerThread, count))
         return parts == 1 ? 1 : min(count, parts * piecesPerThread)
     }
 

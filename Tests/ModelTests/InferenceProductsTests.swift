@@ -2,7 +2,7 @@ import CKernels
 import Testing
 @testable import Model
 
-@Suite struct FixedOrderTests {
+@Suite struct InferenceProductsTests {
     /// The contract of inference's products, written out plainly: each element one fma chain
     /// over k in ascending order from 0 (training's kernel, gemm.h), then the bias.
     static func definition(x: [Float], w: [Float], b: [Float]?, n: Int, i: Int, o: Int) -> [Float] {
@@ -31,21 +31,21 @@ import Testing
         let w = (0..<(o * i)).map { Float(($0 * 104_729) % 997) / 498 - 1 }
         let bias = (0..<o).map { Float($0 % 5) / 3 - 0.5 }
         let packed = PackedMatrix(w_OI: w, outputs: o, inputs: i)
-        let saved = FixedOrder.threads
-        defer { FixedOrder.threads = saved }
+        let saved = Parallel.threads
+        defer { Parallel.threads = saved }
         for b in [nil, bias] {
             let expected = Self.definition(x: x, w: w, b: b, n: n, i: i, o: o)
             for threads in [1, 2] {
-                FixedOrder.threads = threads
+                Parallel.threads = threads
                 var y = [Float](repeating: .nan, count: n * o)
-                Self.withOptional(b) { FixedOrder.linear(y_NO: &y, x_NI: x, w: packed, b_O: $0, n: n) }
+                Self.withOptional(b) { InferenceProducts.linear(y_NO: &y, x_NI: x, w: packed, b_O: $0, n: n) }
                 #expect(y.map(\.bitPattern) == expected.map(\.bitPattern), "n \(n) i \(i) o \(o) threads \(threads)")
             }
             // Each row alone gives the bits it has inside the batch.
             let last = n - 1
             var alone = [Float](repeating: .nan, count: o)
             Array(x[(last * i)...]).withUnsafeBufferPointer { row in
-                Self.withOptional(b) { FixedOrder.linear(y_NO: &alone, x_NI: row.baseAddress!, w: packed, b_O: $0, n: 1) }
+                Self.withOptional(b) { InferenceProducts.linear(y_NO: &alone, x_NI: row.baseAddress!, w: packed, b_O: $0, n: 1) }
             }
             #expect(alone.map(\.bitPattern) == expected[(last * o)...].map(\.bitPattern))
         }
@@ -59,14 +59,14 @@ import Testing
         let ws = widths.map { o in (0..<(o * i)).map { Float(($0 * 104_729 + o) % 997) / 498 - 1 } }
         let packed = zip(ws, widths).map { PackedMatrix(w_OI: $0, outputs: $1, inputs: i) }
         let bias = (0..<48).map { Float($0 % 5) / 3 - 0.5 }
-        let saved = FixedOrder.threads
-        defer { FixedOrder.threads = saved }
+        let saved = Parallel.threads
+        defer { Parallel.threads = saved }
         for threads in [1, 2] {
-            FixedOrder.threads = threads
+            Parallel.threads = threads
             let ys = widths.map { o in UnsafeMutablePointer<Float>.allocate(capacity: n * o) }
             defer { for y in ys { y.deallocate() } }
             bias.withUnsafeBufferPointer { b in
-                FixedOrder.linears([.init(y: ys[0], w: packed[0], b: nil), .init(y: ys[1], w: packed[1], b: b.baseAddress!),
+                InferenceProducts.linears([.init(y: ys[0], w: packed[0], b: nil), .init(y: ys[1], w: packed[1], b: b.baseAddress!),
                                     .init(y: ys[2], w: packed[2], b: nil)], x_NI: x, n: n)
             }
             for (index, o) in widths.enumerated() {
@@ -85,18 +85,18 @@ import Testing
         let x = (0..<(n * i)).map { Float(($0 * 7919) % 2003) / 1001 - 1 }
         let ws: [[Float]] = (0..<2).map { s in (0..<(o * i)).map { Float(($0 * 104_729 + s) % 997) / 498 - 1 } }
         let packed = ws.map { PackedMatrix(w_OI: $0, outputs: o, inputs: i) }
-        let saved = FixedOrder.threads
-        defer { FixedOrder.threads = saved }
+        let saved = Parallel.threads
+        defer { Parallel.threads = saved }
         for threads in [1, 2] {
-            FixedOrder.threads = threads
+            Parallel.threads = threads
             let gate = UnsafeMutableBufferPointer<Float>.allocate(capacity: n * o), up = UnsafeMutableBufferPointer<Float>.allocate(capacity: n * o)
             defer { gate.deallocate(); up.deallocate() }
             let seen = UnsafeMutableBufferPointer<Int>.allocate(capacity: o)  // pieces run on several threads
             defer { seen.deallocate() }
             seen.initialize(repeating: 0)
-            let products = [FixedOrder.Product(y: gate.baseAddress!, w: packed[0], b: nil),
-                            FixedOrder.Product(y: up.baseAddress!, w: packed[1], b: nil)]
-            FixedOrder.sideBySide(products, x_NI: x, n: n) { columns in
+            let products = [InferenceProducts.Product(y: gate.baseAddress!, w: packed[0], b: nil),
+                            InferenceProducts.Product(y: up.baseAddress!, w: packed[1], b: nil)]
+            InferenceProducts.sideBySide(products, x_NI: x, n: n) { columns in
                 for c in columns { seen[c] += 1 }
             }
             #expect(Array(seen) == [Int](repeating: 1, count: o))
