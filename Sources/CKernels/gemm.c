@@ -118,12 +118,12 @@ INLINE void micro_tile(const float *ap, ptrdiff_t rs_a, ptrdiff_t cs_a, const fl
 }
 
 /// One or two rows of C across WIDE whole column panels at once, for products of one or two rows
-/// (decoding one sequence; a query against its cached keys): a normal tile of one row has only
-/// NV accumulators, so its k loop waits on the fma latency, and reads one stream of B, which
-/// one hardware prefetcher does not bring from L3 or memory as fast as the loop consumes it
-/// (every weight is read once per decoding step). Here P (4, or 2 for a product two panels
-/// wide: attention's weighted values) times NV chains run side by side over P streams (panels
-/// `ps` floats apart), each prefetched PREFETCH_K steps of k ahead. Same chains.
+/// (decoding one or two sequences): a normal tile of one row has only NV accumulators, so its k
+/// loop waits on the fma latency, and reads one stream of B, which one hardware prefetcher does
+/// not bring from L3 or memory as fast as the loop consumes it (every weight is read once per
+/// decoding step). Here P (4, or 2 when two panels are left) times NV chains run side by side
+/// over P streams (panels `ps` floats apart), each prefetched PREFETCH_K steps of k ahead. Same
+/// chains.
 enum { WIDE = 4, PREFETCH_K = 32 };
 INLINE void wide_tile(const float *ap, ptrdiff_t rs_a, ptrdiff_t cs_a, const float *bp, ptrdiff_t ps, ptrdiff_t ldbp,
                       ptrdiff_t kc, float *c, ptrdiff_t ldc, int resume, const int R, const int P, const int VP) {
