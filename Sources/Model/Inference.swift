@@ -226,7 +226,7 @@ extension Transformer {
         for cache in caches { cache.reserve(next[ObjectIdentifier(cache)]!) }
         let longest = (positions.max() ?? 0) + 1
         let work = workspace ?? InferenceWorkspace()
-        work.prepare(rows: n, config: config, longest: longest, parts: Parallel.threads * InferenceProducts.piecesPerThread)
+        work.prepare(rows: n, config: config, longest: longest, parts: Parallel.threads * Parallel.piecesPerThread)
         if config.architecture != .gpt2 {
             work.prepareRope(positions: longest, headDim: config.headDim, theta: config.ropeTheta)
         }

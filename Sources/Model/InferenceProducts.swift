@@ -10,15 +10,10 @@ public enum InferenceProducts {
     /// about as much as this many).
     static let workPerThread = 1 << 16
 
-    /// Pieces per thread of a parallel step. Threads take pieces as they come free, so when
-    /// another process holds a core (a shared machine), this thread does the pieces the stalled
-    /// one would have done instead of waiting for it; with one piece per thread it would wait.
-    static let piecesPerThread = 4
-
     /// How many pieces to cut `count` units into, for `work` multiply-adds in all (1: no threads).
     static func pieces(count: Int, work: Int) -> Int {
         let parts = max(1, min(Parallel.threads, work / workPerThread, count))
-        return parts == 1 ? 1 : min(count, parts * piecesPerThread)
+        return parts == 1 ? 1 : min(count, parts * Parallel.piecesPerThread)
     }
 
     /// y [n, o] = x W^T + b with W packed, x [n, i].

@@ -342,7 +342,7 @@ struct AttentionShape {
     /// threads. Pairs touch disjoint outputs, so the split never changes a result.
     func forEachPair(_ body: (_ b: Int, _ kvHead: Int) -> Void) {
         let pairs = batch * kvHeads
-        Parallel.forRanges(pairs, parts: min(Parallel.threads, pairs)) { range in
+        Parallel.forRanges(pairs, parts: min(Parallel.threads * Parallel.piecesPerThread, pairs)) { range in
             for pair in range { body(pair / kvHeads, pair % kvHeads) }
         }
     }

@@ -9,6 +9,11 @@ enum Parallel {
     /// `--threads`) sets it.
     nonisolated(unsafe) static var threads = 1
 
+    /// Pieces per thread of a parallel loop. Threads take pieces as they come free, so when
+    /// another process holds a core (a shared machine), this thread does the pieces the stalled
+    /// one would have done instead of waiting for it; with one piece per thread it would wait.
+    static let piecesPerThread = 4
+
     /// Runs `body(part)` for every part in 0..<parts and returns when all are done: the one
     /// hand-off every parallel loop uses. This thread takes parts too, the other threads of the
     /// worker pool in thread_pool.c the rest; they poll for the next call for a while before they
@@ -40,7 +45,7 @@ enum Parallel {
 
     /// Runs `body` over contiguous ranges covering 0..<count, at least `grain` items each.
     static func forRanges(_ count: Int, grain: Int, _ body: (Range<Int>) -> Void) {
-        forRanges(count, parts: max(1, min(Parallel.threads, count / max(grain, 1))), body)
+        forRanges(count, parts: max(1, min(Parallel.threads * piecesPerThread, count / max(grain, 1))), body)
     }
 
     /// Rows per chunk of a sum over rows: fixed, so the order of additions does not depend on
