@@ -18,18 +18,16 @@ public final class KVCache {
         self.heads = heads
         self.headDim = headDim
         self.capacity = Self.rounded(capacity)
-        storage = []
-        storage = (0..<layers).map { _ in zeroed() }
+        storage = (0..<layers).map { _ in Self.zeroed(floats: 2 * heads * Self.rounded(capacity) * headDim) }
     }
 
     private static func rounded(_ positions: Int) -> Int { max(16, (positions + 15) / 16 * 16) }
 
-    /// 16 floats more than the keys and values take: the attention kernel reads a head's last
-    /// value row in whole 16-float vectors.
-    private func zeroed() -> UnsafeMutablePointer<Float> {
-        let floats = 2 * heads * capacity * headDim + 16
-        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: floats)
-        buffer.initialize(repeating: 0, count: floats)
+    /// A layer's buffer, zeros, 16 floats more than its keys and values take: the attention
+    /// kernel reads a head's last value row in whole 16-float vectors.
+    private static func zeroed(floats: Int) -> UnsafeMutablePointer<Float> {
+        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: floats + 16)
+        buffer.initialize(repeating: 0, count: floats + 16)
         return buffer
     }
 
@@ -56,7 +54,8 @@ public final class KVCache {
         for l in 0..<layers {
             for h in 0..<heads {
                 for j in 0..<headDim {  // a key row of each dimension
-                    (storage[l] + (h * headDim + j) * capacity).update(from: source[l] + (h * headDim + j) * from, count: length)
+                    let row = h * headDim + j
+                    (storage[l] + row * capacity).update(from: source[l] + row * from, count: length)
                 }
                 (storage[l] + (heads + h) * capacity * headDim)
                     .update(from: source[l] + (heads + h) * from * headDim, count: length * headDim)
@@ -76,7 +75,7 @@ public final class KVCache {
         guard needed > capacity else { return }
         let old = storage, oldCapacity = capacity
         capacity = Self.rounded(max(needed, capacity * 2))
-        storage = (0..<layers).map { _ in zeroed() }
+        storage = (0..<layers).map { _ in Self.zeroed(floats: 2 * heads * capacity * headDim) }
         copyPositions(from: old, capacity: oldCapacity)
         for buffer in old { buffer.deallocate() }
     }
@@ -176,7 +175,8 @@ final class InferenceWeights: @unchecked Sendable {
         }
         matrices = model.parameters.withUnsafeBufferPointer { p in
             Dictionary(uniqueKeysWithValues: shapes.map { shape in
-                (shape.offset, PackedMatrix(w_OI: p.baseAddress! + shape.offset, outputs: shape.outputs, inputs: shape.inputs))
+                let w = p.baseAddress! + shape.offset
+                return (shape.offset, PackedMatrix(w_OI: w, outputs: shape.outputs, inputs: shape.inputs))
             })
         }
     }
@@ -254,7 +254,8 @@ extension Transformer {
                 inferenceNorm(selected_LD + i * d, x: x_ND + r * d, weight: p + finalNormW, bias: finalNormB.map { p + $0 })
             }
             logits.withUnsafeMutableBufferPointer { lb in
-                InferenceProducts.linear(y_NO: lb.baseAddress!, x_NI: selected_LD, w: weights[head], b_O: nil, n: logitRows.count)
+                InferenceProducts.linear(y_NO: lb.baseAddress!, x_NI: selected_LD, w: weights[head], b_O: nil,
+                                         n: logitRows.count)
             }
         }
         for cache in caches { cache.length = next[ObjectIdentifier(cache)]! }
@@ -292,7 +293,8 @@ extension Transformer {
             }
         }
         attend(layer: l, n: n, positions: positions, caches: caches, work: work)
-        InferenceProducts.linear(y_NO: projected_ND, x_NI: attended_NQ, w: weights[block.o], b_O: block.oB.map { p + $0 }, n: n)
+        InferenceProducts.linear(y_NO: projected_ND, x_NI: attended_NQ, w: weights[block.o], b_O: block.oB.map { p + $0 },
+                                 n: n)
         // Residual, then the second norm, row by row.
         let norm2W = p + block.norm2W, norm2B = block.norm2B.map { p + $0 }
         forRows(n, cost: 5 * d) { rows in
@@ -316,7 +318,8 @@ extension Transformer {
                 }
             }
         } else {
-            InferenceProducts.linear(y_NO: up_NF, x_NI: normed_ND, w: weights[block.up], b_O: block.upB.map { p + $0 }, n: n)
+            InferenceProducts.linear(y_NO: up_NF, x_NI: normed_ND, w: weights[block.up], b_O: block.upB.map { p + $0 },
+                                     n: n)
             // GELU, tanh approximation, as Kernels.geluForward.
             let scale: Float = (2 / Float.pi).squareRoot()
             forRows(n, cost: 16 * ff) { rows in
@@ -326,7 +329,8 @@ extension Transformer {
                 }
             }
         }
-        InferenceProducts.linear(y_NO: projected_ND, x_NI: hidden_NF, w: weights[block.down], b_O: block.downB.map { p + $0 }, n: n)
+        InferenceProducts.linear(y_NO: projected_ND, x_NI: hidden_NF, w: weights[block.down],
+                                 b_O: block.downB.map { p + $0 }, n: n)
         forRows(n, cost: d) { rows in
             for j in (rows.lowerBound * d)..<(rows.upperBound * d) { x_ND[j] += projected_ND[j] }
         }

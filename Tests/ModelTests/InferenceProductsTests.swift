@@ -45,7 +45,9 @@ import Testing
             let last = n - 1
             var alone = [Float](repeating: .nan, count: o)
             Array(x[(last * i)...]).withUnsafeBufferPointer { row in
-                Self.withOptional(b) { InferenceProducts.linear(y_NO: &alone, x_NI: row.baseAddress!, w: packed, b_O: $0, n: 1) }
+                Self.withOptional(b) {
+                    InferenceProducts.linear(y_NO: &alone, x_NI: row.baseAddress!, w: packed, b_O: $0, n: 1)
+                }
             }
             #expect(alone.map(\.bitPattern) == expected[(last * o)...].map(\.bitPattern))
         }
@@ -89,7 +91,8 @@ import Testing
         defer { Parallel.threads = saved }
         for threads in [1, 2] {
             Parallel.threads = threads
-            let gate = UnsafeMutableBufferPointer<Float>.allocate(capacity: n * o), up = UnsafeMutableBufferPointer<Float>.allocate(capacity: n * o)
+            let gate = UnsafeMutableBufferPointer<Float>.allocate(capacity: n * o)
+            let up = UnsafeMutableBufferPointer<Float>.allocate(capacity: n * o)
             defer { gate.deallocate(); up.deallocate() }
             let seen = UnsafeMutableBufferPointer<Int>.allocate(capacity: o)  // pieces run on several threads
             defer { seen.deallocate() }
@@ -100,8 +103,10 @@ import Testing
                 for c in columns { seen[c] += 1 }
             }
             #expect(Array(seen) == [Int](repeating: 1, count: o))
-            #expect(Array(gate).map(\.bitPattern) == Self.definition(x: x, w: ws[0], b: nil, n: n, i: i, o: o).map(\.bitPattern))
-            #expect(Array(up).map(\.bitPattern) == Self.definition(x: x, w: ws[1], b: nil, n: n, i: i, o: o).map(\.bitPattern))
+            let expectedGate = Self.definition(x: x, w: ws[0], b: nil, n: n, i: i, o: o)
+            let expectedUp = Self.definition(x: x, w: ws[1], b: nil, n: n, i: i, o: o)
+            #expect(Array(gate).map(\.bitPattern) == expectedGate.map(\.bitPattern))
+            #expect(Array(up).map(\.bitPattern) == expectedUp.map(\.bitPattern))
         }
     }
 
