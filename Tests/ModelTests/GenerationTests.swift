@@ -41,6 +41,31 @@ import Testing
         #expect(outputs == reference)
     }
 
+    /// The packed copy of the weights that cached inference multiplies by follows every change of
+    /// the parameters (an optimizer step, a load): a stale copy would sample from the old model,
+    /// e.g. in fine-tuning's validation between snapshots.
+    @Test func cachedForwardFollowsParameterChanges() {
+        let model = Transformer(config: tinyConfig(.llama))
+        model.initializeRandomly(seed: 3)
+        func lastLogits(_ model: Transformer) -> [Float] {
+            model.forward(tokens: [1, 2, 3], caches: Array(repeating: model.makeCache(), count: 3), logitRows: [2])
+        }
+        let before = lastLogits(model)
+        // An AdamW step, which writes the parameters through a buffer pointer.
+        model.gradients = model.parameters.indices.map { Float($0 % 7) - 3 }
+        var optimizer = AdamW(parameterCount: model.parameterCount)
+        optimizer.update(model, learningRate: 0.05)
+        let fresh = Transformer(config: model.config)
+        fresh.parameters = model.parameters
+        let after = lastLogits(model)
+        #expect(after != before)
+        #expect(after.map(\.bitPattern) == lastLogits(fresh).map(\.bitPattern))
+        // An element written directly.
+        model.parameters[model.tensors[1].offset] += 1
+        fresh.parameters = model.parameters
+        #expect(lastLogits(model).map(\.bitPattern) == lastLogits(fresh).map(\.bitPattern))
+    }
+
     func generator() throws -> Generator {
         var config = tinyConfig(.llama)
         config.vocabSize = 600
