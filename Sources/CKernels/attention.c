@@ -27,18 +27,31 @@ INLINE void score_block(float *scores, const float *q, const float *keys_t, ptrd
     for (int v = 0; v < V; v++) store16(scores + t0 + 16 * v, acc[v]);
 }
 
-/// out[j0 .. j0 + width) = chains over t of p[t] * values[t, j], width <= 16 V (a last vector
-/// of a head dimension that is not a multiple of 16 is computed whole and stored in part).
-INLINE void value_block(float *out, const float *p, const float *values, ptrdiff_t head_dim, ptrdiff_t count,
-                        ptrdiff_t j0, ptrdiff_t width, const int V) {
+/// One run of cached positions: keys transposed [head_dim, ldk], values [positions, head_dim].
+typedef struct {
+    const float *keys_t;
+    ptrdiff_t ldk;
+    const float *values;
+    ptrdiff_t count;
+} segment;
+
+/// out[j0 .. j0 + width) = chains over t of p[t] * values[t, j], t ascending through the first
+/// segment's positions, then the second's: one chain, whatever the split. width <= 16 V (a last
+/// vector of a head dimension that is not a multiple of 16 is computed whole and stored in part).
+INLINE void value_block(float *out, const float *p, const segment *runs, ptrdiff_t head_dim, ptrdiff_t j0,
+                        ptrdiff_t width, const int V) {
     v16 acc[4];
 #pragma unroll
     for (int v = 0; v < V; v++) acc[v] = (v16)0;
-    for (ptrdiff_t t = 0; t < count; t++) {
-        const v16 weight = (v16)p[t];
-        const float *row = values + t * head_dim + j0;
+    for (int s = 0; s < 2; s++) {
+        const float *values = runs[s].values;
+        for (ptrdiff_t t = 0; t < runs[s].count; t++) {
+            const v16 weight = (v16)p[t];
+            const float *row = values + t * head_dim + j0;
 #pragma unroll
-        for (int v = 0; v < V; v++) acc[v] = FMA(weight, load16(row + 16 * v), acc[v]);
+            for (int v = 0; v < V; v++) acc[v] = FMA(weight, load16(row + 16 * v), acc[v]);
+        }
+        p += runs[s].count;
     }
     float whole[16 * 4];
 #pragma unroll
@@ -64,14 +77,14 @@ INLINE void scores_body(float *scores, const float *q, const float *keys_t, ptrd
     }
 }
 
-INLINE void values_body(float *out, const float *p, const float *values, ptrdiff_t count, ptrdiff_t head_dim) {
+INLINE void values_body(float *out, const float *p, const segment *runs, ptrdiff_t head_dim) {
     for (ptrdiff_t j = 0; j < head_dim; j += 64) {
         const ptrdiff_t width = head_dim - j < 64 ? head_dim - j : 64;
         switch ((width + 15) / 16) {
-        case 1: value_block(out, p, values, head_dim, count, j, width, 1); break;
-        case 2: value_block(out, p, values, head_dim, count, j, width, 2); break;
-        case 3: value_block(out, p, values, head_dim, count, j, width, 3); break;
-        default: value_block(out, p, values, head_dim, count, j, width, 4); break;
+        case 1: value_block(out, p, runs, head_dim, j, width, 1); break;
+        case 2: value_block(out, p, runs, head_dim, j, width, 2); break;
+        case 3: value_block(out, p, runs, head_dim, j, width, 3); break;
+        default: value_block(out, p, runs, head_dim, j, width, 4); break;
         }
     }
 }
@@ -81,9 +94,8 @@ INLINE void values_body(float *out, const float *p, const float *values, ptrdiff
                                            ptrdiff_t count, ptrdiff_t head_dim) {                             \
         scores_body(scores, q, keys_t, ldk, count, head_dim);                                                 \
     }                                                                                                         \
-    ATTRIBUTES static void values_##SUFFIX(float *out, const float *p, const float *values, ptrdiff_t count,  \
-                                           ptrdiff_t head_dim) {                                              \
-        values_body(out, p, values, count, head_dim);                                                         \
+    ATTRIBUTES static void values_##SUFFIX(float *out, const float *p, const segment *runs, ptrdiff_t head_dim) { \
+        values_body(out, p, runs, head_dim);                                                                  \
     }
 
 DEFINE_PATHS(avx512, __attribute__((target("avx512f,fma"))))
@@ -93,18 +105,28 @@ DEFINE_PATHS(generic, )
 enum path { PATH_GENERIC, PATH_AVX2, PATH_AVX512 };
 
 void attention_row(float *out, const float *q, const float *keys_t, ptrdiff_t ldk, const float *values,
-                   ptrdiff_t count, ptrdiff_t head_dim, float scale, float *scores) {
+                   ptrdiff_t count, const float *more_keys_t, ptrdiff_t more_ldk, const float *more_values,
+                   ptrdiff_t more_count, ptrdiff_t head_dim, float scale, float *scores) {
+    const segment runs[2] = {{keys_t, ldk, values, count}, {more_keys_t, more_ldk, more_values, more_count}};
     const enum path path = (enum path)kernel_isa_level();
     const unsigned int saved_csr = _mm_getcsr(), flushing = saved_csr | 0x8040;  // DAZ | FTZ, as gemm_f32
     _mm_setcsr(flushing);
-    if (path == PATH_AVX512) scores_avx512(scores, q, keys_t, ldk, count, head_dim);
-    else if (path == PATH_AVX2) scores_avx2(scores, q, keys_t, ldk, count, head_dim);
-    else scores_generic(scores, q, keys_t, ldk, count, head_dim);
+    // Each score is its own chain: the second run's are computed after the first's, in place (a
+    // first run's vector past its end is overwritten by the second run's first scores).
+    ptrdiff_t at = 0;
+    for (int s = 0; s < 2; s++) {
+        if (runs[s].count == 0) continue;
+        if (path == PATH_AVX512) scores_avx512(scores + at, q, runs[s].keys_t, runs[s].ldk, runs[s].count, head_dim);
+        else if (path == PATH_AVX2) scores_avx2(scores + at, q, runs[s].keys_t, runs[s].ldk, runs[s].count, head_dim);
+        else scores_generic(scores + at, q, runs[s].keys_t, runs[s].ldk, runs[s].count, head_dim);
+        at += runs[s].count;
+    }
+    const ptrdiff_t total = count + more_count;
     _mm_setcsr(saved_csr);  // the softmax runs as training runs it, between its products
-    softmax_row(scores, count - 1, count, scale);
+    softmax_row(scores, total - 1, total, scale);
     _mm_setcsr(flushing);
-    if (path == PATH_AVX512) values_avx512(out, scores, values, count, head_dim);
-    else if (path == PATH_AVX2) values_avx2(out, scores, values, count, head_dim);
-    else values_generic(out, scores, values, count, head_dim);
+    if (path == PATH_AVX512) values_avx512(out, scores, runs, head_dim);
+    else if (path == PATH_AVX2) values_avx2(out, scores, runs, head_dim);
+    else values_generic(out, scores, runs, head_dim);
     _mm_setcsr(saved_csr);
 }

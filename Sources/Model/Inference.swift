@@ -7,17 +7,29 @@ import Foundation
 /// 16 keys per vector (`attention_row`); values are [kvHeads, capacity, headDim], the layout
 /// the weighted sum reads. The capacity is a multiple of 16 and unused positions are zeros:
 /// the kernel reads key rows in whole vectors.
+///
+/// A cache made by `fork` holds only the positions after its prefix: positions below
+/// `prefixLength` are read from the cache it was forked from (the K samples of a problem share
+/// one prefilled prompt instead of K copies of it).
 public final class KVCache {
     let layers: Int, heads: Int, headDim: Int
+    /// Room for positions from `prefixLength` on.
     public private(set) var capacity: Int
     private(set) var storage: [UnsafeMutablePointer<Float>]
+    /// Every position, the prefix's included.
     public internal(set) var length = 0
+    /// The cache holding positions 0..<prefixLength (nil: this one holds them all).
+    let prefix: KVCache?
+    let prefixLength: Int
 
-    init(layers: Int, heads: Int, headDim: Int, capacity: Int) {
+    init(layers: Int, heads: Int, headDim: Int, capacity: Int, prefix: KVCache? = nil) {
         self.layers = layers
         self.heads = heads
         self.headDim = headDim
         self.capacity = Self.rounded(capacity)
+        self.prefix = prefix
+        prefixLength = prefix?.length ?? 0
+        length = prefixLength
         storage = (0..<layers).map { _ in Self.zeroed(floats: 2 * heads * Self.rounded(capacity) * headDim) }
     }
 
@@ -33,48 +45,61 @@ public final class KVCache {
 
     deinit { for buffer in storage { buffer.deallocate() } }
 
-    /// Keys of `head` in `layer`, transposed: [headDim, capacity].
+    /// Keys of `head` in `layer`, transposed: [headDim, capacity], from position `prefixLength`.
     func keys(_ layer: Int, head: Int) -> UnsafeMutablePointer<Float> { storage[layer] + head * capacity * headDim }
-    /// Values of `head` in `layer`: [capacity, headDim].
+    /// Values of `head` in `layer`: [capacity, headDim], from position `prefixLength`.
     func values(_ layer: Int, head: Int) -> UnsafeMutablePointer<Float> {
         storage[layer] + (heads + head) * capacity * headDim
     }
 
-    /// Writes the key and value rows [heads * headDim] of position `at`.
+    /// Writes the key and value rows [heads * headDim] of `position` (at or past the prefix).
     func store(_ layer: Int, at position: Int, keys k: ConstBuffer, values v: ConstBuffer) {
+        let index = position - prefixLength
+        precondition(index >= 0, "a forked cache cannot write into its prefix")
         for h in 0..<heads {
-            let keys = self.keys(layer, head: h) + position, key = k + h * headDim
+            let keys = self.keys(layer, head: h) + index, key = k + h * headDim
             for j in 0..<headDim { keys[j * capacity] = key[j] }
-            (values(layer, head: h) + position * headDim).initialize(from: v + h * headDim, count: headDim)
+            (values(layer, head: h) + index * headDim).initialize(from: v + h * headDim, count: headDim)
         }
     }
 
-    /// Copies the first `length` positions of every layer from `source` (of any capacity).
+    /// Copies this cache's own positions from `source` (of any capacity, the same prefix).
     private func copyPositions(from source: [UnsafeMutablePointer<Float>], capacity from: Int) {
+        let own = length - prefixLength
         for l in 0..<layers {
             for h in 0..<heads {
                 for j in 0..<headDim {  // a key row of each dimension
                     let row = h * headDim + j
-                    (storage[l] + row * capacity).update(from: source[l] + row * from, count: length)
+                    (storage[l] + row * capacity).update(from: source[l] + row * from, count: own)
                 }
                 (storage[l] + (heads + h) * capacity * headDim)
-                    .update(from: source[l] + (heads + h) * from * headDim, count: length * headDim)
+                    .update(from: source[l] + (heads + h) * from * headDim, count: own * headDim)
             }
         }
     }
 
-    /// An independent copy (the K samples of a problem share one prefill).
+    /// An independent copy (sharing the prefix, if any).
     public func copy() -> KVCache {
-        let clone = KVCache(layers: layers, heads: heads, headDim: headDim, capacity: capacity)
+        let clone = KVCache(layers: layers, heads: heads, headDim: headDim, capacity: capacity, prefix: prefix)
         clone.length = length
         clone.copyPositions(from: storage, capacity: capacity)
         return clone
     }
 
+    /// A cache that continues this one: its positions so far are the new cache's prefix, read
+    /// from here, and the new cache has room for `capacity` positions after them. This cache must
+    /// not be written again (its later positions would not matter to the fork, but keeping it
+    /// frozen keeps the rule simple); it stays alive as long as its forks.
+    public func fork(capacity: Int) -> KVCache {
+        precondition(prefix == nil, "fork a cache that holds all its positions")
+        return KVCache(layers: layers, heads: heads, headDim: headDim, capacity: capacity, prefix: self)
+    }
+
+    /// Room for `needed` positions in all.
     func reserve(_ needed: Int) {
-        guard needed > capacity else { return }
+        guard needed - prefixLength > capacity else { return }
         let old = storage, oldCapacity = capacity
-        capacity = Self.rounded(max(needed, capacity * 2))
+        capacity = Self.rounded(max(needed - prefixLength, capacity * 2))
         storage = (0..<layers).map { _ in Self.zeroed(floats: 2 * heads * capacity * headDim) }
         copyPositions(from: old, capacity: oldCapacity)
         for buffer in old { buffer.deallocate() }
@@ -89,7 +114,7 @@ public final class InferenceWorkspace {
     // [N, d], [N, qOut], [N, kvOut], [N, ff] rows of the current call.
     private(set) var x = Scratch(), normed = Scratch(), q = Scratch(), k = Scratch(), v = Scratch()
     private(set) var attended = Scratch(), projected = Scratch(), gate = Scratch(), up = Scratch(), hidden = Scratch()
-    /// Attention scratch of each parallel part: one query row's scores [T rounded up to 16].
+    /// Attention scratch of each parallel part: one query row's scores [T rounded up to 16, + 16].
     private(set) var scores: [Scratch] = []
     /// RoPE rotations [position, headDim / 2], computed once per position.
     private(set) var cosines = Scratch(), sines = Scratch()
@@ -127,7 +152,7 @@ public final class InferenceWorkspace {
         k.reserve(n * kvOut); v.reserve(n * kvOut)
         gate.reserve(n * ff); up.reserve(n * ff); hidden.reserve(n * ff)
         while scores.count < parts { scores.append(Scratch()) }
-        for part in 0..<parts { scores[part].reserve((longest + 15) / 16 * 16) }  // one row at a time
+        for part in 0..<parts { scores[part].reserve((longest + 15) / 16 * 16 + 16) }  // one row at a time
         rows = n
     }
 
@@ -393,12 +418,16 @@ extension Transformer {
             for r in (n * part / parts)..<(n * (part + 1) / parts) {
                 let cache = caches[r], count = positions[r] + 1
                 // Per KV head, each query head of its group against the cache (`attention_row`:
-                // the chains and the softmax of training's attention).
+                // the chains and the softmax of training's attention), the prefix's positions
+                // (a forked cache's) first.
+                let prefix = cache.prefix ?? cache, split = cache.prefix == nil ? count : cache.prefixLength
                 for kvHead in 0..<config.kvHeads {
                     let keys = cache.keys(layer, head: kvHead), values = cache.values(layer, head: kvHead)
+                    let prefixKeys = prefix.keys(layer, head: kvHead), prefixValues = prefix.values(layer, head: kvHead)
                     for g in 0..<group {
                         let q0 = r * qOut + (kvHead * group + g) * hd
-                        attention_row(attended_NQ + q0, q_NQ + q0, keys, cache.capacity, values, count, hd, scale, scores)
+                        attention_row(attended_NQ + q0, q_NQ + q0, prefixKeys, prefix.capacity, prefixValues, split,
+                                      keys, cache.capacity, values, count - split, hd, scale, scores)
                     }
                 }
             }

@@ -242,9 +242,10 @@ public final class Generator {
                                            logitRows: lastRows, workspace: workspace)
                 for (index, prompt) in part.enumerated() {
                     let problemLogits = Array(logits[(index * vocab)..<((index + 1) * vocab)])
+                    let room = parameters.maxTokens + 1
                     for s in parameters.firstSample..<(parameters.firstSample + samples) {
-                        let last = s == parameters.firstSample + samples - 1
-                        live.append(Sequence(problem: prompt.problem, sample: s, cache: last ? prompt.cache : prompt.cache.copy(),
+                        // Each sample continues the prompt's cache, sharing its positions.
+                        live.append(Sequence(problem: prompt.problem, sample: s, cache: prompt.cache.fork(capacity: room),
                                              random: SampleRandom(seed: parameters.seed, id: prompts[prompt.problem].id, sample: s),
                                              logits: problemLogits))
                     }

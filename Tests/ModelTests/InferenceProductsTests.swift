@@ -122,12 +122,28 @@ import Testing
         let values: [Float] = (0..<(capacity * headDim)).map { Float(($0 * 104_729) % 997) / 498 - 1 }
         let scale = 1 / Float(headDim).squareRoot()
         var scores = [Float](repeating: .nan, count: capacity), out = [Float](repeating: .nan, count: headDim)
-        attention_row(&out, q, keysT, capacity, values, count, headDim, scale, &scores)
+        attention_row(&out, q, keysT, capacity, values, count, keysT, capacity, values, 0, headDim, scale, &scores)
         var expectedScores = [Float](repeating: 0, count: count), expected = [Float](repeating: 0, count: headDim)
         TrainingGEMM.multiply(m: 1, n: count, k: headDim, a: q, b: keysT, ldb: capacity, c: &expectedScores, threads: 1)
         softmax_row(&expectedScores, count - 1, count, scale)
         TrainingGEMM.multiply(m: 1, n: headDim, k: count, a: expectedScores, b: values, c: &expected, threads: 1)
         #expect(out.map(\.bitPattern) == expected.map(\.bitPattern))
         #expect(Array(scores[..<count]).map(\.bitPattern) == expectedScores.map(\.bitPattern))
+        // Split into two runs (a forked cache's prefix and its own positions), anywhere: the
+        // same bits.
+        for split in Set([0, 1, count / 3, count / 2, count - 1, count].filter { $0 >= 0 && $0 <= count }) {
+            let rest = count - split, restCapacity = (rest + 15) / 16 * 16 + 16
+            var restKeysT = [Float](repeating: 0, count: headDim * restCapacity)
+            var prefixKeysT = [Float](repeating: 0, count: headDim * capacity)
+            for d in 0..<headDim {
+                for t in 0..<split { prefixKeysT[d * capacity + t] = keysT[d * capacity + t] }
+                for t in 0..<rest { restKeysT[d * restCapacity + t] = keysT[d * capacity + split + t] }
+            }
+            let restValues = Array(values[(split * headDim)...]) + [Float](repeating: 0, count: 16)
+            var splitScores = [Float](repeating: .nan, count: capacity + 16), splitOut = [Float](repeating: .nan, count: headDim)
+            attention_row(&splitOut, q, prefixKeysT, capacity, values, split, restKeysT, restCapacity, restValues, rest,
+                          headDim, scale, &splitScores)
+            #expect(splitOut.map(\.bitPattern) == expected.map(\.bitPattern), "split at \(split)")
+        }
     }
 }
