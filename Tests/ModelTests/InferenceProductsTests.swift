@@ -140,7 +140,8 @@ import Testing
                 for t in 0..<rest { restKeysT[d * restCapacity + t] = keysT[d * capacity + split + t] }
             }
             let restValues = Array(values[(split * headDim)...]) + [Float](repeating: 0, count: 16)
-            var splitScores = [Float](repeating: .nan, count: capacity + 16), splitOut = [Float](repeating: .nan, count: headDim)
+            var splitScores = [Float](repeating: .nan, count: capacity + 16)
+            var splitOut = [Float](repeating: .nan, count: headDim)
             attention_row(&splitOut, q, prefixKeysT, capacity, values, split, restKeysT, restCapacity, restValues, rest,
                           headDim, scale, &splitScores)
             #expect(splitOut.map(\.bitPattern) == expected.map(\.bitPattern), "split at \(split)")
