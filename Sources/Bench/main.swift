@@ -358,31 +358,27 @@ func benchProducts() -> [Row] {
     let shapes = [(d, d, 4 * layers), (ff, d, 2 * layers), (d, ff, layers), (vocab, d, 1)]
     let weights = shapes.map { shape in (0..<(shape.0 * shape.1)).map { Float(($0 * 7919) % 2003) / 1001 - 1 } }
     // Ours on the weights packed once, as inference packs a model's weights once.
-    let packed = zip(shapes, weights).flatMap { shape, w in
-        Array(repeating: PackedMatrix(w_OI: w, outputs: shape.0, inputs: shape.1), count: shape.2)
-    }
+    let packed = zip(shapes, weights).map { shape, w in PackedMatrix(w_OI: w, outputs: shape.0, inputs: shape.1) }
     var rows: [Row] = []
     for (threads, n) in [(1, 1), (1, 32), (1, 128), (cores, 1), (cores, 8), (cores, 32), (cores, 128)] {
         BLAS.setThreads(threads)
         let x = (0..<(n * ff)).map { Float(($0 * 104_729) % 997) / 498 - 1 }
         var y = [Float](repeating: 0, count: n * vocab)
         let flops = shapes.reduce(0.0) { $0 + 2 * Double(n * $1.0 * $1.1 * $1.2) }
-        func run(_ product: (Buffer, ConstBuffer, ConstBuffer, Int, Int, Int) -> Void) -> Double {
+        /// `product(y, x, s)` for every product of a step, s the index of its shape.
+        func run(_ product: (Buffer, ConstBuffer, Int) -> Void) -> Double {
             best(of: 5) {
-                for (shape, w) in zip(shapes, weights) {
-                    for _ in 0..<shape.2 { product(&y, x, w, n, shape.1, shape.0) }
+                for (s, shape) in shapes.enumerated() {
+                    for _ in 0..<shape.2 { product(&y, x, s) }
                 }
             }
         }
         var ours = Double.infinity, blas = Double.infinity
         for _ in 0..<2 {
-            var index = 0  // packed weights are looked up by shape order, as a model packs them once
-            ours = min(ours, run { y, x, _, n, _, _ in
-                defer { index += 1 }
-                let w = packed[index % packed.count]
-                InferenceProducts.linear(y_NO: y, x_NI: x, w: w, b_O: nil, n: n)
+            ours = min(ours, run { y, x, s in InferenceProducts.linear(y_NO: y, x_NI: x, w: packed[s], b_O: nil, n: n) })
+            blas = min(blas, run { y, x, s in
+                BLAS.gemm(m: n, n: shapes[s].0, k: shapes[s].1, a: x, b: weights[s], transposeB: true, c: y)
             })
-            blas = min(blas, run { y, x, w, n, i, o in BLAS.gemm(m: n, n: o, k: i, a: x, b: w, transposeB: true, c: y) })
         }
         rows.append(Row(name: "decode products d=512, \(n) rows, \(threads) thr, ours (\(Kernels.instructionSet))",
                         value: flops / ours / 1e9, unit: "GFLOP/s", reference: "OpenBLAS sgemm, same shapes",

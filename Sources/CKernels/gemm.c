@@ -215,6 +215,8 @@ INLINE void gemm_body(ptrdiff_t k, const float *a, ptrdiff_t lda, int trans_a, c
     // A is packed when a packed micro-panel serves many column panels; for a narrow C (up to
     // 8 panels) the packing costs more than it saves, and A is read in place with its strides.
     const int IN_PLACE_A = col_end - col_begin <= 8 * NR;
+    // A's strides as the tiles read it: rows rs apart, k steps cs apart.
+    const ptrdiff_t rs = !IN_PLACE_A || trans_a ? 1 : lda, cs = !IN_PLACE_A ? MR : trans_a ? lda : 1;
     // Blocks of k keep a B block in L1 for the row tiles after the first; with one row tile
     // (decoding a few sequences on packed weights) nothing is reused, and one pass over k streams
     // each packed panel start to end instead of in pieces.
@@ -239,15 +241,16 @@ INLINE void gemm_body(ptrdiff_t k, const float *a, ptrdiff_t lda, int trans_a, c
         const int resume = accumulate || k0 > 0;
         for (ptrdiff_t c0 = col_begin; c0 < col_end; c0 += NC) {
             const ptrdiff_t cols = col_end - c0 < NC ? col_end - c0 : NC;
-            if (prepacked) {
-            } else if (PACK_B) {
-                pack_b(packed_b, b, ldb, trans_b, c0, cols, k0, kc, NR);
-            } else if (cols % NR) {
+            if (PACK_B) pack_b(packed_b, b, ldb, trans_b, c0, cols, k0, kc, NR);
+            else if (!prepacked && cols % NR)  // in place but for a last, narrower panel
                 pack_b(packed_b, b, ldb, trans_b, c0 + cols / NR * NR, cols % NR, k0, kc, NR);
-            }
             for (ptrdiff_t r0 = row_begin; r0 < row_end; r0 += MC) {
                 const ptrdiff_t rows = row_end - r0 < MC ? row_end - r0 : MC;
                 if (!IN_PLACE_A) pack_a(packed_a, a, lda, trans_a, r0, rows, k0, kc, MR);
+                // Row r0 of A at k0, in place or in the packed block, and the step to row r0 + 1
+                // (in the packed block, MR-row micro-panels kc values of k long).
+                const float *a_block = !IN_PLACE_A ? packed_a : trans_a ? a + k0 * lda + r0 : a + r0 * lda + k0;
+                const ptrdiff_t row_step = IN_PLACE_A ? rs : kc;
                 for (ptrdiff_t q = 0; q < cols; q += NR) {
                     const int in_place = !prepacked && !PACK_B && cols - q >= NR;
                     const float *bp = prepacked  ? prepacked + (c0 + q) * k + k0 * NR
@@ -255,10 +258,8 @@ INLINE void gemm_body(ptrdiff_t k, const float *a, ptrdiff_t lda, int trans_a, c
                                       : PACK_B   ? packed_b + q * kc
                                                  : packed_b;
                     const ptrdiff_t ldbp = in_place ? ldb : NR;
-                    if (rows <= 2 && cols - q >= 2 * NR && (prepacked || in_place || PACK_B)) {
-                        const float *ap = IN_PLACE_A ? (trans_a ? a + k0 * lda + r0 : a + r0 * lda + k0) : packed_a;
-                        const ptrdiff_t rs = !IN_PLACE_A || trans_a ? 1 : lda;
-                        const ptrdiff_t cs = !IN_PLACE_A ? MR : trans_a ? lda : 1;
+                    if (rows <= 2 && cols - q >= 2 * NR) {  // whole panels: packed, or read in place
+                        const float *ap = a_block;
                         const ptrdiff_t ps = prepacked ? NR * k : in_place ? NR : NR * kc;  // panel to panel
                         float *tile = c + r0 * ldc + c0 + q;
                         const int panels = cols - q >= WIDE * NR ? WIDE : 2;
@@ -276,10 +277,7 @@ INLINE void gemm_body(ptrdiff_t k, const float *a, ptrdiff_t lda, int trans_a, c
                         float *tile = c + (r0 + p) * ldc + c0 + q;
                         const int full_rows = rows - p >= MR;
                         const ptrdiff_t width = cols - q < NR ? cols - q : NR;
-                        const float *ap = IN_PLACE_A ? (trans_a ? a + k0 * lda + r0 + p : a + (r0 + p) * lda + k0)
-                                                     : packed_a + p * kc;
-                        const ptrdiff_t rs = !IN_PLACE_A || trans_a ? 1 : lda;
-                        const ptrdiff_t cs = !IN_PLACE_A ? MR : trans_a ? lda : 1;
+                        const float *ap = a_block + p * row_step;
                         if (!full_rows) short_tile(ap, rs, cs, bp, ldbp, kc, tile, ldc, resume, rows - p, width, MR, NV);
                         else if (width == NR) micro_tile(ap, rs, cs, bp, ldbp, kc, tile, ldc, resume, MR, NV);
                         else edge_tile(ap, rs, cs, bp, ldbp, kc, tile, ldc, resume, MR, width, MR, NV);

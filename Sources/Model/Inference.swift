@@ -63,7 +63,7 @@ public final class KVCache {
         }
     }
 
-    /// Copies this cache's own positions from `source` (of any capacity, the same prefix).
+    /// Copies this cache's own positions from `source`, its buffers before they grew.
     private func copyPositions(from source: [UnsafeMutablePointer<Float>], capacity from: Int) {
         let own = length - prefixLength
         for l in 0..<layers {
@@ -78,18 +78,10 @@ public final class KVCache {
         }
     }
 
-    /// An independent copy (sharing the prefix, if any).
-    public func copy() -> KVCache {
-        let clone = KVCache(layers: layers, heads: heads, headDim: headDim, capacity: capacity, prefix: prefix)
-        clone.length = length
-        clone.copyPositions(from: storage, capacity: capacity)
-        return clone
-    }
-
     /// A cache that continues this one: its positions so far are the new cache's prefix, read
-    /// from here, and the new cache has room for `capacity` positions after them. This cache must
-    /// not be written again (its later positions would not matter to the fork, but keeping it
-    /// frozen keeps the rule simple); it stays alive as long as its forks.
+    /// from here, and the new cache has room for `capacity` positions after them. This cache may
+    /// go on too (its later positions are past the fork's prefix); it stays alive as long as its
+    /// forks.
     public func fork(capacity: Int) -> KVCache {
         precondition(prefix == nil, "fork a cache that holds all its positions")
         return KVCache(layers: layers, heads: heads, headDim: headDim, capacity: capacity, prefix: self)

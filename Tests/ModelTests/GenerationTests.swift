@@ -103,7 +103,8 @@ import Testing
     }
 
     /// One workspace reused across calls of different row counts (prompts batched, then decode
-    /// steps, caches copied and grown) gives the bits of fresh workspaces and one prompt per call.
+    /// steps, a cache forked, forks and caches grown) gives the bits of fresh workspaces and one
+    /// prompt per call.
     @Test(arguments: ["llama", "qwen2", "gpt2"])
     func reusedWorkspaceAndBatchedPrefillKeepTheBits(name: String) throws {
         let model = try Transformer.load(directory: modelFixtures.appendingPathComponent("models/\(name)").path)
@@ -122,7 +123,7 @@ import Testing
                                   logitRows: [prompts[i].count - 1], workspace: shared)
                 }
             }
-            caches.append(caches[1].copy())
+            caches.append(caches[1].fork(capacity: 2))
             var out = logits.map { $0.map(\.bitPattern) }
             for step in 0..<6 {
                 let tokens = caches.indices.map { ($0 * 5 + step) % vocab }
