@@ -268,7 +268,8 @@ func benchCode() throws -> [Row] {
 /// GFLOP/s (6 x parameters x tokens plus attention's 12 x layers x T x d per token), against
 /// the sgemm peak of the same run.
 func benchTraining(peak: Double) -> [Row] {
-    // TRAINING_THREADS and TRAINING_ONLY (a part of a name: "0.86M") narrow it down for profiling.
+    // TRAINING_THREADS, TRAINING_ONLY (a part of a name: "0.86M") and TRAINING_REPEATS (steps timed,
+    // the best counts) narrow it down for profiling.
     let environment = ProcessInfo.processInfo.environment
     BLAS.setThreads(environment["TRAINING_THREADS"].flatMap(Int.init) ?? ProcessInfo.processInfo.activeProcessorCount)
     // The configurations (the same as `bench peers`): a 25.6M llama at 16 x 256 tokens and
@@ -292,11 +293,14 @@ func benchTraining(peak: Double) -> [Row] {
             optimizer.update(model, learningRate: 1e-4)
         }
         step()  // warm-up: the first step allocates the workspace
-        let time = best(of: 3, step)
+        let time = best(of: environment["TRAINING_REPEATS"].flatMap(Int.init) ?? 3, step)
         let tokenCount = Double(batch * seq)
         let flops = tokenCount * (6 * Double(model.parameterCount) + 12 * Double(config.layers * seq * config.hiddenSize))
         let gflops = flops / time / 1e9
-        printError("train step, \(name): \(Int(tokenCount / time)) tokens/s at \(batch * seq) tokens per step")
+        // The parameters' bits after the steps: a kernel change that should not change them must not.
+        let hash = model.parameters.reduce(UInt64(0xcbf2_9ce4_8422_2325)) { ($0 ^ UInt64($1.bitPattern)) &* 0x100_0000_01b3 }
+        printError("train step, \(name): \(Int(tokenCount / time)) tokens/s at \(batch * seq) tokens per step, parameters hash "
+                   + String(hash, radix: 16))
         rows.append(Row(name: "train step, \(name), \(Int(tokenCount / time)) tok/s", value: gflops, unit: "GFLOP/s",
                         reference: "sgemm peak", referenceValue: peak))
     }

@@ -95,34 +95,87 @@ INLINE void swiglu_backward_body(float *dgate, float *dup, const float *dh, cons
     }
 }
 
+/// `v` with its lanes from `n` on replaced by `fill`: a whole vector read inside a row, its lanes
+/// past the row's end dropped (on AVX-512 a masked load).
+INLINE v16 keep_first(v16 v, ptrdiff_t n, float fill) {
+    const i16v lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    return lane < (int)n ? v : (v16)fill;
+}
+
+/// The 16 values from x + s of a row of `width` values, lanes from `n` on `fill`: a whole
+/// vector when it lies inside the row, else through a padded copy.
+INLINE v16 load_row(const float *x, ptrdiff_t s, ptrdiff_t n, ptrdiff_t width, float fill) {
+    return s + 16 <= width ? keep_first(load16(x + s), n, fill) : load_partial(x + s, n, fill);
+}
+
+/// Stores the first n lanes of v at x + s; a whole vector (its other lanes must be zeros)
+/// when it lies inside the row, whose values past `last` are zeros in the end.
+INLINE void store_row(float *x, ptrdiff_t s, v16 v, ptrdiff_t n, ptrdiff_t width) {
+    if (s + 16 <= width) store16(x + s, v);
+    else store_partial(x + s, v, n);
+}
+
+/// x[s ..< width] = 0, in whole vectors while they fit (a memset call per row costs more).
+INLINE void zero_tail(float *x, ptrdiff_t s, ptrdiff_t width) {
+    for (; s + 16 <= width; s += 16) store16(x + s, (v16)0);
+    for (; s < width; s++) x[s] = 0;
+}
+
 INLINE void softmax_row_body(float *x, ptrdiff_t last, ptrdiff_t width, float scale) {
     const ptrdiff_t count = last + 1;
     v16 maximum = (v16)-INFINITY;
     for (ptrdiff_t s = 0; s < count; s += 16) {
         const ptrdiff_t n = count - s < 16 ? count - s : 16;
-        const v16 v = (n == 16 ? load16(x + s) : load_partial(x + s, n, -INFINITY)) * scale;
-        maximum = __builtin_elementwise_max(maximum, v);
+        maximum = __builtin_elementwise_max(maximum, load_row(x, s, n, width, -INFINITY) * scale);
     }
     const float top = reduce_max(maximum);
     v16 sum = (v16)0;
     for (ptrdiff_t s = 0; s < count; s += 16) {
         const ptrdiff_t n = count - s < 16 ? count - s : 16;
-        const v16 v = (n == 16 ? load16(x + s) : load_partial(x + s, n, 0)) * scale;
-        v16 e = exp16(v - top);
-        if (n < 16) {
-            float lanes[16];
-            memcpy(lanes, &e, sizeof e);
-            for (ptrdiff_t l = n; l < 16; l++) lanes[l] = 0;
-            memcpy(&e, lanes, sizeof e);
-            store_partial(x + s, e, n);
-        } else {
-            store16(x + s, e);
-        }
+        const v16 e = keep_first(exp16(load_row(x, s, n, width, 0) * scale - top), n, 0);
+        store_row(x, s, e, n, width);
         sum += e;
     }
     const float total = reduce_add(sum);
-    for (ptrdiff_t s = 0; s < count; s++) x[s] /= total;
-    for (ptrdiff_t s = count; s < width; s++) x[s] = 0;
+    // Each value divided by the sum (an IEEE division: the same bits in a vector lane as alone);
+    // the lanes past `last` of a whole vector are zeros, and stay zeros.
+    ptrdiff_t s = 0;
+    for (; s < count && s + 16 <= width; s += 16) store16(x + s, load16(x + s) / total);
+    for (; s < count; s++) x[s] /= total;
+    zero_tail(x, s, width);
+}
+
+/// Rows `first ..< first + rows` of a causal softmax's backward (row t sees keys 0...t), rows
+/// `ld` floats apart: ds = p * (ds - dot(p, ds)) * scale over the visible keys, 0 past them.
+/// Each row's dot is one chain in ascending key order; four rows' chains run side by side.
+INLINE void softmax_backward_rows_body(float *ds, const float *p, ptrdiff_t ld, ptrdiff_t first, ptrdiff_t rows,
+                                       ptrdiff_t width, float scale) {
+    for (ptrdiff_t i = 0; i < rows; i += 4) {
+        const ptrdiff_t group = rows - i < 4 ? rows - i : 4, t = first + i;
+        float dots[4] = {0, 0, 0, 0};
+        const float *pr[4], *dr[4];
+        for (int g = 0; g < 4; g++) {  // a short group repeats its last row (its dot is dropped)
+            const ptrdiff_t row = t + (g < group ? g : group - 1) - first;
+            pr[g] = p + row * ld;
+            dr[g] = ds + row * ld;
+        }
+        for (ptrdiff_t s = 0; s <= t; s++)
+            for (int g = 0; g < 4; g++) dots[g] += pr[g][s] * dr[g][s];
+        for (int g = 1; g < group; g++)
+            for (ptrdiff_t s = t + 1; s <= t + g; s++) dots[g] += pr[g][s] * dr[g][s];
+        for (int g = 0; g < group; g++) {
+            const ptrdiff_t count = t + g + 1;
+            float *d = ds + (t + g - first) * ld;
+            const float *q = p + (t + g - first) * ld;
+            const v16 dot = (v16)dots[g];
+            for (ptrdiff_t s = 0; s < count; s += 16) {
+                const ptrdiff_t n = count - s < 16 ? count - s : 16;
+                const v16 value = load_row(q, s, n, width, 0) * (load_row(d, s, n, width, 0) - dot) * scale;
+                store_row(d, s, keep_first(value, n, 0), n, width);
+            }
+            zero_tail(d, (count + 15) / 16 * 16 < width ? (count + 15) / 16 * 16 : count, width);
+        }
+    }
 }
 
 /// Cross-entropy of one row of logits: returns log(sum exp(x)) - x[target] in Double; with
@@ -180,6 +233,10 @@ INLINE void vector_exp_body(float *y, const float *x, ptrdiff_t count) {
     ATTRIBUTES static void softmax_row_##SUFFIX(float *x, ptrdiff_t last, ptrdiff_t width, float scale) {      \
         softmax_row_body(x, last, width, scale);                                                               \
     }                                                                                                          \
+    ATTRIBUTES static void softmax_backward_rows_##SUFFIX(float *ds, const float *p, ptrdiff_t ld, ptrdiff_t first, \
+                                                         ptrdiff_t rows, ptrdiff_t width, float scale) {           \
+        softmax_backward_rows_body(ds, p, ld, first, rows, width, scale);                                      \
+    }                                                                                                          \
     ATTRIBUTES static double cross_entropy_row_##SUFFIX(float *x, ptrdiff_t width, ptrdiff_t target, float scale) { \
         return cross_entropy_row_body(x, width, target, scale);                                                \
     }                                                                                                          \
@@ -211,6 +268,11 @@ void swiglu_backward(float *dgate, float *dup, const float *dh, const float *gat
 }
 
 void softmax_row(float *x, ptrdiff_t last, ptrdiff_t width, float scale) { DISPATCH(softmax_row, x, last, width, scale); }
+
+void softmax_backward_rows(float *ds, const float *p, ptrdiff_t ld, ptrdiff_t first, ptrdiff_t rows, ptrdiff_t width,
+                           float scale) {
+    DISPATCH(softmax_backward_rows, ds, p, ld, first, rows, width, scale);
+}
 
 void vector_exp(float *y, const float *x, ptrdiff_t count) { DISPATCH(vector_exp, y, x, count); }
 

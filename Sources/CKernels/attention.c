@@ -123,7 +123,7 @@ void attention_row(float *out, const float *q, const float *keys_t, ptrdiff_t ld
     }
     const ptrdiff_t total = count + more_count;
     _mm_setcsr(saved_csr);  // the softmax runs as training runs it, between its products
-    softmax_row(scores, total - 1, total, scale);
+    softmax_row(scores, total - 1, (total + 15) / 16 * 16, scale);  // whole vectors: zeros past the total
     _mm_setcsr(flushing);
     if (path == PATH_AVX512) values_avx512(out, scores, runs, head_dim);
     else if (path == PATH_AVX2) values_avx2(out, scores, runs, head_dim);

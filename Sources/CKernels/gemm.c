@@ -62,6 +62,10 @@ INLINE void pack_b(float *packed, const float *b, ptrdiff_t ldb, int trans_b, pt
             for (ptrdiff_t kk = 0; kk < kc; kk++) {
                 const float *source = b + (k0 + kk) * ldb + c0 + q;
                 float *target = packed + kk * NR;
+                if (width == NR) {  // whole vectors: a memcpy call per row of 32 floats cost 4% of a training step
+                    for (int v = 0; v < NR / 16; v++) store16(target + 16 * v, load16(source + 16 * v));
+                    continue;
+                }
                 memcpy(target, source, (size_t)width * sizeof(float));
                 for (ptrdiff_t j = width; j < NR; j++) target[j] = 0;
             }

@@ -221,15 +221,16 @@ public enum Kernels {
     public static func attentionForward(out: Buffer, probs_BHTT: Buffer, q: ConstBuffer, k: ConstBuffer, v: ConstBuffer,
                                         batch: Int, seq: Int, heads: Int, kvHeads: Int, headDim: Int) {
         let shape = AttentionShape(batch: batch, seq: seq, heads: heads, kvHeads: kvHeads, headDim: headDim)
-        shape.forEachPair { b, kv in
+        shape.forEachPair { b, kv, keysT in
+            let kvOffset = b * seq * shape.kvStride + kv * headDim
+            shape.pack(keysT, k + kvOffset)
             for h in (kv * shape.group)..<((kv + 1) * shape.group) {
                 let p = probs_BHTT + ((b * heads + h) * seq * seq)
-                let qOffset = b * seq * shape.qStride + h * headDim, kvOffset = b * seq * shape.kvStride + kv * headDim
+                let qOffset = b * seq * shape.qStride + h * headDim
                 for rows in shape.blocks {
                     let keys = rows.upperBound  // positions 0..<keys are visible to some row of the block
-                    TrainingGEMM.multiply(m: rows.count, n: keys, k: headDim, a: q + qOffset + rows.lowerBound * shape.qStride,
-                                          lda: shape.qStride, b: k + kvOffset, transposeB: true, ldb: shape.kvStride,
-                                          c: p + rows.lowerBound * seq, ldc: seq, threads: 1)
+                    shape.timesTransposed(keysT, rows: rows.count, keys: keys, a: q + qOffset + rows.lowerBound * shape.qStride,
+                                          c: p + rows.lowerBound * seq)
                     for t in rows { softmax_row(p + t * seq, t, seq, shape.scale) }
                     TrainingGEMM.multiply(m: rows.count, n: headDim, k: keys, a: p + rows.lowerBound * seq, lda: seq,
                                           b: v + kvOffset, ldb: shape.kvStride,
@@ -239,32 +240,28 @@ public enum Kernels {
         }
     }
 
-    /// Gradients for q (overwritten), k and v (overwritten; grouped heads summed in ascending h).
     public static func attentionBackward(dq: Buffer, dk: Buffer, dv: Buffer, dout: ConstBuffer, probs_BHTT: ConstBuffer,
                                          q: ConstBuffer, k: ConstBuffer, v: ConstBuffer,
                                          batch: Int, seq: Int, heads: Int, kvHeads: Int, headDim: Int) {
         let shape = AttentionShape(batch: batch, seq: seq, heads: heads, kvHeads: kvHeads, headDim: headDim)
         dk.update(repeating: 0, count: batch * seq * shape.kvStride)
         dv.update(repeating: 0, count: batch * seq * shape.kvStride)
-        shape.forEachPair { b, kv in
+        shape.forEachPair { b, kv, valuesT in
             let ds = Buffer.allocate(capacity: seq * seq)  // dp, then the scores' gradient, in place
             defer { ds.deallocate() }
+            let kvOffset = b * seq * shape.kvStride + kv * headDim
+            shape.pack(valuesT, v + kvOffset)
             for h in (kv * shape.group)..<((kv + 1) * shape.group) {
                 let p = probs_BHTT + ((b * heads + h) * seq * seq)
-                let qOffset = b * seq * shape.qStride + h * headDim, kvOffset = b * seq * shape.kvStride + kv * headDim
+                let qOffset = b * seq * shape.qStride + h * headDim
                 let douth = dout + qOffset
                 for rows in shape.blocks {
                     let keys = rows.upperBound
                     // dp = dout v^T, then ds = p * (dp - sum(p * dp)) and the 1/sqrt(D) scale.
-                    TrainingGEMM.multiply(m: rows.count, n: keys, k: headDim, a: douth + rows.lowerBound * shape.qStride,
-                                          lda: shape.qStride, b: v + kvOffset, transposeB: true, ldb: shape.kvStride,
-                                          c: ds + rows.lowerBound * seq, ldc: seq, threads: 1)
-                    for t in rows {
-                        let pr = p + t * seq, dr = ds + t * seq
-                        var dot: Float = 0
-                        for s in 0...t { dot += pr[s] * dr[s] }
-                        for s in 0..<seq { dr[s] = s <= t ? pr[s] * (dr[s] - dot) * shape.scale : 0 }
-                    }
+                    shape.timesTransposed(valuesT, rows: rows.count, keys: keys, a: douth + rows.lowerBound * shape.qStride,
+                                          c: ds + rows.lowerBound * seq)
+                    softmax_backward_rows(ds + rows.lowerBound * seq, p + rows.lowerBound * seq, seq, rows.lowerBound,
+                                          rows.count, seq, shape.scale)
                     // dq = ds k over the visible keys.
                     TrainingGEMM.multiply(m: rows.count, n: headDim, k: keys, a: ds + rows.lowerBound * seq, lda: seq,
                                           b: k + kvOffset, ldb: shape.kvStride,
@@ -338,12 +335,28 @@ struct AttentionShape {
     /// Query (and key) blocks: 48 rows, a few register tiles of the product kernel.
     var blocks: [Range<Int>] { stride(from: 0, to: seq, by: 48).map { $0..<min(seq, $0 + 48) } }
 
-    /// Runs `body(b, kvHead)` for every sequence and KV head, in parallel over the tools'
-    /// threads. Pairs touch disjoint outputs, so the split never changes a result.
-    func forEachPair(_ body: (_ b: Int, _ kvHead: Int) -> Void) {
+    /// Runs `body(b, kvHead, scratch)` for every sequence and KV head, in parallel over the tools'
+    /// threads, with room for one head's keys or values packed (`pack`). Pairs touch disjoint
+    /// outputs, so the split never changes a result.
+    func forEachPair(_ body: (_ b: Int, _ kvHead: Int, _ packed: Buffer) -> Void) {
         let pairs = batch * kvHeads
         Parallel.forRanges(pairs, parts: min(Parallel.threads * Parallel.piecesPerThread, pairs)) { range in
-            for pair in range { body(pair / kvHeads, pair % kvHeads) }
+            let packed = Buffer.allocate(capacity: gemm_packed_b_floats(seq, headDim))
+            defer { packed.deallocate() }
+            for pair in range { body(pair / kvHeads, pair % kvHeads, packed) }
         }
+    }
+
+    /// One head's keys (or values) [seq, headDim], rows `kvStride` apart, packed transposed as the
+    /// product kernel's B: once per head instead of once per block of queries.
+    func pack(_ packed: Buffer, _ rows: ConstBuffer) {
+        gemm_pack_b(packed, rows, kvStride, 1, seq, headDim)
+    }
+
+    /// c [rows, keys] (rows `seq` apart) = a [rows, headDim] (rows `qStride` apart) times the
+    /// packed keys' (or values') first `keys` rows, transposed: what `TrainingGEMM.multiply` with
+    /// `transposeB` gives, bit for bit, without packing them again.
+    func timesTransposed(_ packed: ConstBuffer, rows: Int, keys: Int, a: ConstBuffer, c: Buffer) {
+        gemm_f32_prepacked(headDim, a, qStride, 0, packed, c, seq, 0, 0, rows, 0, keys)
     }
 }

@@ -18,6 +18,12 @@ void swiglu_backward(float *dgate, float *dup, const float *dh, const float *gat
 /// The maximum and the sum are taken over 16 lanes (index mod 16), then a fixed tree.
 void softmax_row(float *x, ptrdiff_t last, ptrdiff_t width, float scale);
 
+/// The backward of `softmax_row` for rows first ..< first + rows (row t's last key is t), rows
+/// `ld` floats apart: ds (holding dL/dp) becomes dL/dx = p * (ds - sum_s p[s] ds[s]) * scale on
+/// keys 0...t, 0 on keys t+1 ..< width. Each sum is one chain in ascending s, product then add.
+void softmax_backward_rows(float *ds, const float *p, ptrdiff_t ld, ptrdiff_t first, ptrdiff_t rows, ptrdiff_t width,
+                           float scale);
+
 /// The cross-entropy of one row of logits, log(sum_j exp(x_j)) - x[target] (the log-sum in
 /// Double, from a float sum over 16 lanes); with `scale` > 0 the row is replaced by its
 /// gradient (softmax(x) - onehot(target)) * scale.
