@@ -77,7 +77,7 @@ INLINE void pack_b(float *packed, const float *b, ptrdiff_t ldb, int trans_b, pt
 /// kc values of k. The accumulators live in registers for the whole k loop. B's rows are `ldbp`
 /// floats apart: NR in a packed panel, or B's own stride when B is read in place.
 INLINE void micro_tile(const float *ap, ptrdiff_t rs_a, ptrdiff_t cs_a, const float *bp, ptrdiff_t ldbp, ptrdiff_t kc,
-                       float *c, ptrdiff_t ldc, int resume, const int MR, const int NV) {
+                       float *c, ptrdiff_t ldc, int resume, const float *next, const int MR, const int NV) {
     // Fully unrolled at every optimization level (-O2 otherwise keeps acc in memory: 2.5x slower).
     v16 acc[MAX_MR][MAX_NR / 16];
 #pragma unroll
@@ -93,6 +93,8 @@ INLINE void micro_tile(const float *ap, ptrdiff_t rs_a, ptrdiff_t cs_a, const fl
 #pragma unroll
             for (int v = 0; v < NV; v++) bv[v] = load16(bp + kk * ldbp + 16 * v);
 #pragma unroll
+            for (int v = 0; v < NV; v++) __builtin_prefetch(next + kk * ldbp + 16 * v, 0, 2);
+#pragma unroll
             for (int r = 0; r < MR; r++) {
                 const v16 av = (v16)a_k[r];
 #pragma unroll
@@ -107,6 +109,8 @@ INLINE void micro_tile(const float *ap, ptrdiff_t rs_a, ptrdiff_t cs_a, const fl
             v16 bv[MAX_NR / 16];
 #pragma unroll
             for (int v = 0; v < NV; v++) bv[v] = load16(bp + kk * ldbp + 16 * v);
+#pragma unroll
+            for (int v = 0; v < NV; v++) __builtin_prefetch(next + kk * ldbp + 16 * v, 0, 2);
 #pragma unroll
             for (int r = 0; r < MR; r++) {
                 const v16 av = (v16)rows[r][kk * cs_a];
@@ -158,12 +162,13 @@ INLINE void wide_tile(const float *ap, ptrdiff_t rs_a, ptrdiff_t cs_a, const flo
 
 /// A tile at the edge of C (fewer than MR rows or NR columns) goes through a full-size copy.
 INLINE void edge_tile(const float *ap, ptrdiff_t rs_a, ptrdiff_t cs_a, const float *bp, ptrdiff_t ldbp, ptrdiff_t kc,
-                      float *c, ptrdiff_t ldc, int resume, ptrdiff_t rows, ptrdiff_t cols, const int MR, const int NV) {
+                      float *c, ptrdiff_t ldc, int resume, ptrdiff_t rows, ptrdiff_t cols, const float *next, const int MR,
+                      const int NV) {
     float scratch[MAX_MR * MAX_NR] = {0};
     const int NR = 16 * NV;
     for (ptrdiff_t r = 0; r < rows; r++)
         for (ptrdiff_t j = 0; j < cols; j++) scratch[r * NR + j] = resume ? c[r * ldc + j] : 0;
-    micro_tile(ap, rs_a, cs_a, bp, ldbp, kc, scratch, NR, 1, MR, NV);
+    micro_tile(ap, rs_a, cs_a, bp, ldbp, kc, scratch, NR, 1, next, MR, NV);
     for (ptrdiff_t r = 0; r < rows; r++)
         for (ptrdiff_t j = 0; j < cols; j++) c[r * ldc + j] = scratch[r * NR + j];
 }
@@ -172,12 +177,13 @@ INLINE void edge_tile(const float *ap, ptrdiff_t rs_a, ptrdiff_t cs_a, const flo
 /// or a few rows (decoding) does a few rows' work, not MR rows' (scratch only for a partial
 /// column panel). The rows' chains are the ones a full tile computes.
 INLINE void short_tile(const float *ap, ptrdiff_t rs_a, ptrdiff_t cs_a, const float *bp, ptrdiff_t ldbp, ptrdiff_t kc,
-                       float *c, ptrdiff_t ldc, int resume, ptrdiff_t rows, ptrdiff_t cols, const int MR, const int NV) {
+                       float *c, ptrdiff_t ldc, int resume, ptrdiff_t rows, ptrdiff_t cols, const float *next, const int MR,
+                       const int NV) {
 #define SHORT_TILE_CASE(R)                                                                                        \
     case R:                                                                                                       \
         if (R < MR) {                                                                                             \
-            if (cols == 16 * NV) micro_tile(ap, rs_a, cs_a, bp, ldbp, kc, c, ldc, resume, R, NV);                 \
-            else edge_tile(ap, rs_a, cs_a, bp, ldbp, kc, c, ldc, resume, R, cols, R, NV);                         \
+            if (cols == 16 * NV) micro_tile(ap, rs_a, cs_a, bp, ldbp, kc, c, ldc, resume, next, R, NV);           \
+            else edge_tile(ap, rs_a, cs_a, bp, ldbp, kc, c, ldc, resume, R, cols, next, R, NV);                   \
         }                                                                                                         \
         break;
     switch (rows) {
@@ -277,14 +283,20 @@ INLINE void gemm_body(ptrdiff_t k, const float *a, ptrdiff_t lda, int trans_a, c
                         q += (panels - 1) * NR;
                         continue;
                     }
+                    // Packed weights come from memory (inference reads each once per step): the row
+                    // tiles of a panel prefetch the next panel into L2 while they run (measured with
+                    // 300 MB of weights, 2 threads: 32 rows 142 -> 187 GFLOP/s, 128 rows 221 -> 264);
+                    // other products "prefetch" their own panel, in L1, nearly free.
+                    const float *next_panel = prepacked && cols - q > NR ? bp + NR * k : bp;
                     for (ptrdiff_t p = 0; p < rows; p += MR) {
                         float *tile = c + (r0 + p) * ldc + c0 + q;
                         const int full_rows = rows - p >= MR;
                         const ptrdiff_t width = cols - q < NR ? cols - q : NR;
                         const float *ap = a_block + p * row_step;
-                        if (!full_rows) short_tile(ap, rs, cs, bp, ldbp, kc, tile, ldc, resume, rows - p, width, MR, NV);
-                        else if (width == NR) micro_tile(ap, rs, cs, bp, ldbp, kc, tile, ldc, resume, MR, NV);
-                        else edge_tile(ap, rs, cs, bp, ldbp, kc, tile, ldc, resume, MR, width, MR, NV);
+                        const float *next = next_panel;
+                        if (!full_rows) short_tile(ap, rs, cs, bp, ldbp, kc, tile, ldc, resume, rows - p, width, next, MR, NV);
+                        else if (width == NR) micro_tile(ap, rs, cs, bp, ldbp, kc, tile, ldc, resume, next, MR, NV);
+                        else edge_tile(ap, rs, cs, bp, ldbp, kc, tile, ldc, resume, MR, width, next, MR, NV);
                     }
                 }
             }
