@@ -289,7 +289,8 @@ extension Transformer {
         let q_NQ = work.q.pointer, k_NK = work.k.pointer, v_NK = work.v.pointer, attended_NQ = work.attended.pointer
         let norm1W = p + block.norm1W, norm1B = block.norm1B.map { p + $0 }
         forRows(n, cost: 4 * d) { rows in
-            for r in rows { inferenceNorm(normed_ND + r * d, x: x_ND + r * d, weight: norm1W, bias: norm1B) }
+            inferenceNorm(normed_ND + rows.lowerBound * d, x: x_ND + rows.lowerBound * d, rows: rows.count, weight: norm1W,
+                          bias: norm1B)
         }
         InferenceProducts.linears([.init(y: q_NQ, w: weights[block.q], b: block.qB.map { p + $0 }),
                             .init(y: k_NK, w: weights[block.k], b: block.kB.map { p + $0 }),
@@ -315,11 +316,9 @@ extension Transformer {
         // Residual, then the second norm, row by row.
         let norm2W = p + block.norm2W, norm2B = block.norm2B.map { p + $0 }
         forRows(n, cost: 5 * d) { rows in
-            for r in rows {
-                let x = x_ND + r * d, projected = projected_ND + r * d
-                for j in 0..<d { x[j] += projected[j] }
-                inferenceNorm(normed_ND + r * d, x: x, weight: norm2W, bias: norm2B)
-            }
+            for j in (rows.lowerBound * d)..<(rows.upperBound * d) { x_ND[j] += projected_ND[j] }
+            inferenceNorm(normed_ND + rows.lowerBound * d, x: x_ND + rows.lowerBound * d, rows: rows.count, weight: norm2W,
+                          bias: norm2B)
         }
         let up_NF = work.up.pointer, hidden_NF = work.hidden.pointer
         if let gateOffset = block.gate {
@@ -362,27 +361,19 @@ extension Transformer {
         Parallel.forRanges(n, parts: InferenceProducts.pieces(count: n, work: n * cost / 8), body)
     }
 
-    /// The architecture's norm of one row: the row functions training's norms run.
-    private func inferenceNorm(_ y: Buffer, x: ConstBuffer, weight w: ConstBuffer, bias b: ConstBuffer?) {
+    /// The architecture's norm of `rows` consecutive rows: the row functions training's norms run.
+    private func inferenceNorm(_ y: Buffer, x: ConstBuffer, rows: Int = 1, weight w: ConstBuffer, bias b: ConstBuffer?) {
         let c = config.hiddenSize, eps = config.normEps
         if let b {
-            _ = Kernels.layerNormRow(y, x: x, w: w, b: b, c: c, eps: eps)
+            for r in 0..<rows { _ = Kernels.layerNormRow(y + r * c, x: x + r * c, w: w, b: b, c: c, eps: eps) }
         } else {
-            _ = Kernels.rmsNormRow(y, x: x, w: w, c: c, eps: eps)
+            rms_norm_rows(y, nil, x, w, rows, c, eps)
         }
     }
 
     /// RoPE on the heads of one row (rotate-half pairs (j, j + D/2)), as `Kernels.rope`.
     private func rotate(_ x_HD: Buffer, heads: Int, headDim: Int, cosines: ConstBuffer, sines: ConstBuffer) {
-        let half = headDim / 2
-        for h in 0..<heads {
-            let base = x_HD + h * headDim
-            for j in 0..<half {
-                let a = base[j], b = base[j + half]
-                base[j] = a * cosines[j] - b * sines[j]
-                base[j + half] = b * cosines[j] + a * sines[j]
-            }
-        }
+        rope_row(x_HD, heads, headDim, cosines, sines, 0)
     }
 
     /// Attention of every row over its cache up to and including its own position. Rows are

@@ -43,20 +43,11 @@ public enum Kernels {
     /// Rows per thread hand-off for row-wise loops of width `c` (about 32K values each).
     static func rowGrain(_ c: Int) -> Int { max(1, 32_768 / max(c, 1)) }
 
-    /// One row: y = x / rms(x) * w; returns 1/rms. Training and cached inference share it.
-    @inline(__always)
-    static func rmsNormRow(_ y: Buffer, x: ConstBuffer, w: ConstBuffer, c: Int, eps: Float) -> Float {
-        var sumSquares: Float = 0
-        for j in 0..<c { sumSquares += x[j] * x[j] }
-        let rstd = 1 / (sumSquares / Float(c) + eps).squareRoot()
-        for j in 0..<c { y[j] = x[j] * rstd * w[j] }
-        return rstd
-    }
-
     /// `rstd_N` saves 1/rms per row for the backward pass.
     public static func rmsNormForward(y_NC: Buffer, rstd_N: Buffer, x_NC: ConstBuffer, w_C: ConstBuffer, n: Int, c: Int, eps: Float) {
         Parallel.forRanges(n, grain: rowGrain(c)) { rows in
-            for row in rows { rstd_N[row] = rmsNormRow(y_NC + row * c, x: x_NC + row * c, w: w_C, c: c, eps: eps) }
+            let first = rows.lowerBound
+            rms_norm_rows(y_NC + first * c, rstd_N + first, x_NC + first * c, w_C, rows.count, c, eps)
         }
     }
 
@@ -64,21 +55,9 @@ public enum Kernels {
     public static func rmsNormBackward(dx_NC: Buffer, dw_C: Buffer, dy_NC: ConstBuffer, x_NC: ConstBuffer, w_C: ConstBuffer,
                                        rstd_N: ConstBuffer, n: Int, c: Int, accumulate: Bool = false) {
         Parallel.chunkedSum(rows: n, width: c, into: dw_C) { rows, dw in
-            for row in rows {
-                let x = x_NC + row * c, dy = dy_NC + row * c, dx = dx_NC + row * c
-                let rstd = rstd_N[row]
-                var dot: Float = 0  // sum_j dy_j w_j x_j
-                for j in 0..<c {
-                    dot += dy[j] * w_C[j] * x[j]
-                    dw[j] += dy[j] * x[j] * rstd
-                }
-                let scale = dot * rstd * rstd * rstd / Float(c)
-                if accumulate {
-                    for j in 0..<c { dx[j] += dy[j] * w_C[j] * rstd - x[j] * scale }
-                } else {
-                    for j in 0..<c { dx[j] = dy[j] * w_C[j] * rstd - x[j] * scale }
-                }
-            }
+            let first = rows.lowerBound
+            rms_norm_backward_rows(dx_NC + first * c, dw, dy_NC + first * c, x_NC + first * c, w_C, rstd_N + first, rows.count,
+                                   c, accumulate ? 1 : 0)
         }
     }
 

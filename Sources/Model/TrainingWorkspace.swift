@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// What one block computes over its N rows in a training step, kept for the backward pass.
@@ -110,16 +111,8 @@ struct RopeTable {
                 Parallel.forRanges(rows, grain: Kernels.rowGrain(heads * headDim)) { range in
                     for row in range {
                         let position = row % seq
-                        for h in 0..<heads {
-                            let base = x_NHD + (row * heads + h) * headDim
-                            for j in 0..<half {
-                                let c = cosine[position * half + j]
-                                let s = inverse ? -sine[position * half + j] : sine[position * half + j]
-                                let a = base[j], b = base[j + half]
-                                base[j] = a * c - b * s
-                                base[j + half] = b * c + a * s
-                            }
-                        }
+                        rope_row(x_NHD + row * heads * headDim, heads, headDim, cosine + position * half, sine + position * half,
+                                 inverse ? 1 : 0)
                     }
                 }
             }

@@ -4,4 +4,5 @@
 #include "attention.h"
 #include "gemm.h"
 #include "isa.h"
+#include "rows.h"
 #include "thread_pool.h"
