@@ -23,6 +23,9 @@ public struct AdamW: Sendable {
         self.secondMoment = secondMoment
     }
 
+    /// Values per piece of the parallel update.
+    static let piece = 1 << 14
+
     public mutating func update(_ model: Transformer, learningRate lr: Float) {
         step += 1
         let correction1 = 1 - Foundation.pow(beta1, Float(step))
@@ -33,10 +36,18 @@ public struct AdamW: Sendable {
                 firstMoment.withUnsafeMutableBufferPointer { m in
                     secondMoment.withUnsafeMutableBufferPointer { v in
                         let (p, g, m, v) = (p.baseAddress!, g.baseAddress!, m.baseAddress!, v.baseAddress!)
+                        // Pieces of every tensor in one parallel loop: a small model's tensors (16K values
+                        // at d = 128) are each too small to split, and one after another ran serially.
+                        var pieces: [(values: Range<Int>, decay: Float)] = []
                         for tensor in model.tensors where !(model.config.tiedEmbeddings && tensor.name == "lm_head.weight") {
-                            let decay = tensor.decays ? lr * wd : 0
-                            Parallel.forRanges(tensor.count, grain: 1 << 16) { range in
-                                for i in (tensor.offset + range.lowerBound)..<(tensor.offset + range.upperBound) {
+                            for start in stride(from: 0, to: tensor.count, by: Self.piece) {
+                                let values = (tensor.offset + start)..<(tensor.offset + min(tensor.count, start + Self.piece))
+                                pieces.append((values, tensor.decays ? lr * wd : 0))
+                            }
+                        }
+                        Parallel.forRanges(pieces.count, grain: 1) { range in
+                            for (values, decay) in pieces[range] {
+                                for i in values {
                                     m[i] = b1 * m[i] + (1 - b1) * g[i]
                                     v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
                                     p[i] -= decay * p[i]
