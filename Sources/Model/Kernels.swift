@@ -223,13 +223,15 @@ public enum Kernels {
                                          q: ConstBuffer, k: ConstBuffer, v: ConstBuffer,
                                          batch: Int, seq: Int, heads: Int, kvHeads: Int, headDim: Int) {
         let shape = AttentionShape(batch: batch, seq: seq, heads: heads, kvHeads: kvHeads, headDim: headDim)
-        dk.update(repeating: 0, count: batch * seq * shape.kvStride)
-        dv.update(repeating: 0, count: batch * seq * shape.kvStride)
         shape.forEachPair { b, kv, valuesT in
             let ds = Buffer.allocate(capacity: seq * seq)  // dp, then the scores' gradient, in place
             defer { ds.deallocate() }
             let kvOffset = b * seq * shape.kvStride + kv * headDim
             shape.pack(valuesT, v + kvOffset)
+            for t in 0..<seq {  // this pair's part of dk and dv, which its key blocks add into
+                (dk + kvOffset + t * shape.kvStride).update(repeating: 0, count: headDim)
+                (dv + kvOffset + t * shape.kvStride).update(repeating: 0, count: headDim)
+            }
             for h in (kv * shape.group)..<((kv + 1) * shape.group) {
                 let p = probs_BHTT + ((b * heads + h) * seq * seq)
                 let qOffset = b * seq * shape.qStride + h * headDim

@@ -48,6 +48,17 @@ enum Parallel {
         forRanges(count, parts: max(1, min(Parallel.threads * piecesPerThread, count / max(grain, 1))), body)
     }
 
+    /// target[0..<count] = source[0..<count] (or zeros without a source), in parallel pieces: a
+    /// training step copies and clears megabytes of activations between its products.
+    static func copy(_ target: UnsafeMutablePointer<Float>, from source: UnsafePointer<Float>?, count: Int) {
+        let shared = UncheckedPointer(pointer: target)
+        forRanges(count, grain: 1 << 16) { range in
+            let piece = shared.pointer + range.lowerBound
+            if let source { piece.update(from: source + range.lowerBound, count: range.count) }
+            else { piece.update(repeating: 0, count: range.count) }
+        }
+    }
+
     /// Rows per chunk of a sum over rows: fixed, so the order of additions does not depend on
     /// the thread count.
     static let rowsPerChunk = 256

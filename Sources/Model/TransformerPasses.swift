@@ -10,7 +10,7 @@ extension Transformer {
         let work = workspace(batch: batch, seq: seq)
         forwardBody(tokens: tokens, batch: batch, seq: seq, work: work)
         if computeGradients {
-            gradients.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+            gradients.withUnsafeMutableBufferPointer { Parallel.copy($0.baseAddress!, from: nil, count: $0.count) }
         }
         let count = targets.filter { $0 >= 0 }.count
         let total = head(work: work, n: batch * seq, targets: targets, count: count, computeGradients: computeGradients)
@@ -91,7 +91,7 @@ extension Transformer {
         Kernels.attentionForward(out: saved.attention, probs_BHTT: saved.probs, q: saved.q, k: saved.k, v: saved.v,
                                  batch: batch, seq: seq, heads: config.heads, kvHeads: config.kvHeads, headDim: hd)
         // middle = x + o(attention): the product continues from the residual.
-        saved.middle.update(from: x, count: n * d)
+        Parallel.copy(saved.middle, from: x, count: n * d)
         Kernels.linearForward(y_NO: saved.middle, x_NI: saved.attention, w_OI: p + block.o, b_O: block.oB.map { p + $0 },
                               n: n, i: qOut, o: d, accumulate: true)
         normForward(saved.norm2, mean: saved.mean2, rstd: saved.rstd2, x: saved.middle, weight: block.norm2W, bias: block.norm2B,
@@ -103,7 +103,7 @@ extension Transformer {
         } else {
             Kernels.geluForward(y: saved.hidden, x: saved.up, count: n * ff)
         }
-        out.update(from: saved.middle, count: n * d)
+        Parallel.copy(out, from: saved.middle, count: n * d)
         Kernels.linearForward(y_NO: out, x_NI: saved.hidden, w_OI: p + block.down, b_O: block.downB.map { p + $0 }, n: n, i: ff, o: d,
                               accumulate: true)
     }
