@@ -11,26 +11,26 @@
 #include <string.h>
 #include <xmmintrin.h>
 
-/// scores[t0 .. t0 + 16 V) = chains over d of q[d] * keys_t[d, t].
-INLINE void score_block(float *scores, const float *q, const float *keys_t, ptrdiff_t ldk, ptrdiff_t t0,
-                        ptrdiff_t head_dim, const int V) {
+/// scores[t0 .. t0 + 16 V) = chains over d of q[d] * key[t][d], the keys in blocks of 16
+/// positions (see attention.h): each vector's keys are one contiguous block, read in d order.
+INLINE void score_block(float *scores, const float *q, const float *keys, ptrdiff_t t0, ptrdiff_t head_dim,
+                        const int V) {
     v16 acc[8];
 #pragma unroll
     for (int v = 0; v < V; v++) acc[v] = (v16)0;
+    const float *block = keys + t0 * head_dim;  // positions t0 .. t0 + 16: 16 x head_dim floats
     for (ptrdiff_t d = 0; d < head_dim; d++) {
         const v16 qd = (v16)q[d];
-        const float *row = keys_t + d * ldk + t0;
 #pragma unroll
-        for (int v = 0; v < V; v++) acc[v] = FMA(qd, load16(row + 16 * v), acc[v]);
+        for (int v = 0; v < V; v++) acc[v] = FMA(qd, load16(block + (16 * v) * head_dim + 16 * d), acc[v]);
     }
 #pragma unroll
     for (int v = 0; v < V; v++) store16(scores + t0 + 16 * v, acc[v]);
 }
 
-/// One run of cached positions: keys transposed [head_dim, ldk], values [positions, head_dim].
+/// One run of cached positions: keys in blocks of 16 positions, values [positions, head_dim].
 typedef struct {
-    const float *keys_t;
-    ptrdiff_t ldk;
+    const float *keys;
     const float *values;
     ptrdiff_t count;
 } segment;
@@ -59,20 +59,19 @@ INLINE void value_block(float *out, const float *p, const segment *runs, ptrdiff
     memcpy(out + j0, whole, (size_t)width * sizeof(float));
 }
 
-INLINE void scores_body(float *scores, const float *q, const float *keys_t, ptrdiff_t ldk, ptrdiff_t count,
-                        ptrdiff_t head_dim) {
+INLINE void scores_body(float *scores, const float *q, const float *keys, ptrdiff_t count, ptrdiff_t head_dim) {
     // As many chains as there are vectors of keys, up to 8 (128 keys) per pass over d: one pass
     // for the usual cache lengths, the fma latency hidden behind the other chains.
     for (ptrdiff_t t = 0; t < count; t += 128) {
         switch ((count - t + 15) / 16) {
-        case 1: score_block(scores, q, keys_t, ldk, t, head_dim, 1); break;
-        case 2: score_block(scores, q, keys_t, ldk, t, head_dim, 2); break;
-        case 3: score_block(scores, q, keys_t, ldk, t, head_dim, 3); break;
-        case 4: score_block(scores, q, keys_t, ldk, t, head_dim, 4); break;
-        case 5: score_block(scores, q, keys_t, ldk, t, head_dim, 5); break;
-        case 6: score_block(scores, q, keys_t, ldk, t, head_dim, 6); break;
-        case 7: score_block(scores, q, keys_t, ldk, t, head_dim, 7); break;
-        default: score_block(scores, q, keys_t, ldk, t, head_dim, 8); break;
+        case 1: score_block(scores, q, keys, t, head_dim, 1); break;
+        case 2: score_block(scores, q, keys, t, head_dim, 2); break;
+        case 3: score_block(scores, q, keys, t, head_dim, 3); break;
+        case 4: score_block(scores, q, keys, t, head_dim, 4); break;
+        case 5: score_block(scores, q, keys, t, head_dim, 5); break;
+        case 6: score_block(scores, q, keys, t, head_dim, 6); break;
+        case 7: score_block(scores, q, keys, t, head_dim, 7); break;
+        default: score_block(scores, q, keys, t, head_dim, 8); break;
         }
     }
 }
@@ -90,9 +89,9 @@ INLINE void values_body(float *out, const float *p, const segment *runs, ptrdiff
 }
 
 #define DEFINE_PATHS(SUFFIX, ATTRIBUTES)                                                                      \
-    ATTRIBUTES static void scores_##SUFFIX(float *scores, const float *q, const float *keys_t, ptrdiff_t ldk, \
-                                           ptrdiff_t count, ptrdiff_t head_dim) {                             \
-        scores_body(scores, q, keys_t, ldk, count, head_dim);                                                 \
+    ATTRIBUTES static void scores_##SUFFIX(float *scores, const float *q, const float *keys, ptrdiff_t count,  \
+                                           ptrdiff_t head_dim) {                                              \
+        scores_body(scores, q, keys, count, head_dim);                                                        \
     }                                                                                                         \
     ATTRIBUTES static void values_##SUFFIX(float *out, const float *p, const segment *runs, ptrdiff_t head_dim) { \
         values_body(out, p, runs, head_dim);                                                                  \
@@ -104,10 +103,10 @@ DEFINE_PATHS(generic, )
 
 enum path { PATH_GENERIC, PATH_AVX2, PATH_AVX512 };
 
-void attention_row(float *out, const float *q, const float *keys_t, ptrdiff_t ldk, const float *values,
-                   ptrdiff_t count, const float *more_keys_t, ptrdiff_t more_ldk, const float *more_values,
-                   ptrdiff_t more_count, ptrdiff_t head_dim, float scale, float *scores) {
-    const segment runs[2] = {{keys_t, ldk, values, count}, {more_keys_t, more_ldk, more_values, more_count}};
+void attention_row(float *out, const float *q, const float *keys, const float *values, ptrdiff_t count,
+                   const float *more_keys, const float *more_values, ptrdiff_t more_count, ptrdiff_t head_dim,
+                   float scale, float *scores) {
+    const segment runs[2] = {{keys, values, count}, {more_keys, more_values, more_count}};
     const enum path path = (enum path)kernel_isa_level();
     const unsigned int saved_csr = _mm_getcsr(), flushing = saved_csr | 0x8040;  // DAZ | FTZ, as gemm_f32
     _mm_setcsr(flushing);
@@ -116,9 +115,9 @@ void attention_row(float *out, const float *q, const float *keys_t, ptrdiff_t ld
     ptrdiff_t at = 0;
     for (int s = 0; s < 2; s++) {
         if (runs[s].count == 0) continue;
-        if (path == PATH_AVX512) scores_avx512(scores + at, q, runs[s].keys_t, runs[s].ldk, runs[s].count, head_dim);
-        else if (path == PATH_AVX2) scores_avx2(scores + at, q, runs[s].keys_t, runs[s].ldk, runs[s].count, head_dim);
-        else scores_generic(scores + at, q, runs[s].keys_t, runs[s].ldk, runs[s].count, head_dim);
+        if (path == PATH_AVX512) scores_avx512(scores + at, q, runs[s].keys, runs[s].count, head_dim);
+        else if (path == PATH_AVX2) scores_avx2(scores + at, q, runs[s].keys, runs[s].count, head_dim);
+        else scores_generic(scores + at, q, runs[s].keys, runs[s].count, head_dim);
         at += runs[s].count;
     }
     const ptrdiff_t total = count + more_count;

@@ -2,11 +2,12 @@ import CKernels
 import Foundation
 
 /// Keys and values of one sequence: per layer one contiguous buffer holding the keys, then the
-/// values, written in place by every step (no copy-on-write arrays). Keys are stored transposed,
-/// [kvHeads, headDim, capacity], so that a query's scores are fma chains over d that run down
-/// 16 keys per vector (`attention_row`); values are [kvHeads, capacity, headDim], the layout
-/// the weighted sum reads. The capacity is a multiple of 16 and unused positions are zeros:
-/// the kernel reads key rows in whole vectors.
+/// values, written in place by every step (no copy-on-write arrays). Keys are stored in blocks
+/// of 16 positions, [kvHeads, capacity / 16, headDim, 16], so that a query's scores are fma
+/// chains over d that run down 16 keys per vector and the keys in use are contiguous
+/// (`attention_row`); values are [kvHeads, capacity, headDim], the layout the weighted sum
+/// reads. The capacity is a multiple of 16 and unused positions are zeros: the kernel reads a
+/// last block whole.
 ///
 /// A cache made by `fork` holds only the positions after its prefix: positions below
 /// `prefixLength` are read from the cache it was forked from (the K samples of a problem share
@@ -45,7 +46,8 @@ public final class KVCache {
 
     deinit { for buffer in storage { buffer.deallocate() } }
 
-    /// Keys of `head` in `layer`, transposed: [headDim, capacity], from position `prefixLength`.
+    /// Keys of `head` in `layer`, in blocks of 16 positions: [capacity / 16, headDim, 16], from
+    /// position `prefixLength`.
     func keys(_ layer: Int, head: Int) -> UnsafeMutablePointer<Float> { storage[layer] + head * capacity * headDim }
     /// Values of `head` in `layer`: [capacity, headDim], from position `prefixLength`.
     func values(_ layer: Int, head: Int) -> UnsafeMutablePointer<Float> {
@@ -57,8 +59,8 @@ public final class KVCache {
         let index = position - prefixLength
         precondition(index >= 0, "a forked cache cannot write into its prefix")
         for h in 0..<heads {
-            let keys = self.keys(layer, head: h) + index, key = k + h * headDim
-            for j in 0..<headDim { keys[j * capacity] = key[j] }
+            let keys = self.keys(layer, head: h) + index / 16 * 16 * headDim + index % 16, key = k + h * headDim
+            for j in 0..<headDim { keys[j * 16] = key[j] }
             (values(layer, head: h) + index * headDim).initialize(from: v + h * headDim, count: headDim)
         }
     }
@@ -66,12 +68,10 @@ public final class KVCache {
     /// Copies this cache's own positions from `source`, its buffers before they grew.
     private func copyPositions(from source: [UnsafeMutablePointer<Float>], capacity from: Int) {
         let own = length - prefixLength
+        let whole = (own + 15) / 16 * 16  // positions of the key blocks in use
         for l in 0..<layers {
             for h in 0..<heads {
-                for j in 0..<headDim {  // a key row of each dimension
-                    let row = h * headDim + j
-                    (storage[l] + row * capacity).update(from: source[l] + row * from, count: own)
-                }
+                (storage[l] + h * capacity * headDim).update(from: source[l] + h * from * headDim, count: whole * headDim)
                 (storage[l] + (heads + h) * capacity * headDim)
                     .update(from: source[l] + (heads + h) * from * headDim, count: own * headDim)
             }
@@ -409,8 +409,8 @@ extension Transformer {
                     let prefixKeys = prefix.keys(layer, head: kvHead), prefixValues = prefix.values(layer, head: kvHead)
                     for g in 0..<group {
                         let q0 = r * qOut + (kvHead * group + g) * hd
-                        attention_row(attended_NQ + q0, q_NQ + q0, prefixKeys, prefix.capacity, prefixValues, split,
-                                      keys, cache.capacity, values, count - split, hd, scale, scores)
+                        attention_row(attended_NQ + q0, q_NQ + q0, prefixKeys, prefixValues, split, keys, values,
+                                      count - split, hd, scale, scores)
                     }
                 }
             }

@@ -110,19 +110,29 @@ import Testing
         }
     }
 
-    /// One query row's attention over a cache (keys transposed, capacity a multiple of 16, zeros
-    /// past the end) gives the bits of training's way: the scores as a product, the shared
-    /// softmax, the weighted values as a product.
+    /// Keys [t][d] (t < count) in the cache's layout: blocks of 16 positions, each [d][16], zeros
+    /// past the end, room for `capacity` positions.
+    static func blocked(_ keys: (Int, Int) -> Float, count: Int, headDim: Int, capacity: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: capacity * headDim)
+        for t in 0..<count { for d in 0..<headDim { out[t / 16 * 16 * headDim + d * 16 + t % 16] = keys(t, d) } }
+        return out
+    }
+
+    /// One query row's attention over a cache (keys in blocks of 16 positions, capacity a
+    /// multiple of 16, zeros past the end) gives the bits of training's way: the scores as a
+    /// product, the shared softmax, the weighted values as a product.
     @Test(arguments: [(1, 64), (15, 64), (16, 24), (17, 40), (33, 64), (100, 8), (130, 64), (200, 128)])
     func attentionRowIsTrainingsProducts(count: Int, headDim: Int) {
         let capacity = (count + 15) / 16 * 16 + 16
         let q: [Float] = (0..<headDim).map { Float(($0 * 7919) % 2003) / 1001 - 1 }
-        var keysT = [Float](repeating: 0, count: headDim * capacity)
-        for d in 0..<headDim { for t in 0..<count { keysT[d * capacity + t] = Float((d * 31 + t * 17) % 97) / 48 - 1 } }
+        func key(_ t: Int, _ d: Int) -> Float { Float((d * 31 + t * 17) % 97) / 48 - 1 }
+        var keysT = [Float](repeating: 0, count: headDim * capacity)  // [d][t], for the reference product
+        for d in 0..<headDim { for t in 0..<count { keysT[d * capacity + t] = key(t, d) } }
+        let keys = Self.blocked(key, count: count, headDim: headDim, capacity: capacity)
         let values: [Float] = (0..<(capacity * headDim)).map { Float(($0 * 104_729) % 997) / 498 - 1 }
         let scale = 1 / Float(headDim).squareRoot()
         var scores = [Float](repeating: .nan, count: capacity), out = [Float](repeating: .nan, count: headDim)
-        attention_row(&out, q, keysT, capacity, values, count, keysT, capacity, values, 0, headDim, scale, &scores)
+        attention_row(&out, q, keys, values, count, keys, values, 0, headDim, scale, &scores)
         var expectedScores = [Float](repeating: 0, count: count), expected = [Float](repeating: 0, count: headDim)
         TrainingGEMM.multiply(m: 1, n: count, k: headDim, a: q, b: keysT, ldb: capacity, c: &expectedScores, threads: 1)
         softmax_row(&expectedScores, count - 1, count, scale)
@@ -133,17 +143,12 @@ import Testing
         // same bits.
         for split in Set([0, 1, count / 3, count / 2, count - 1, count].filter { $0 >= 0 && $0 <= count }) {
             let rest = count - split, restCapacity = (rest + 15) / 16 * 16 + 16
-            var restKeysT = [Float](repeating: 0, count: headDim * restCapacity)
-            var prefixKeysT = [Float](repeating: 0, count: headDim * capacity)
-            for d in 0..<headDim {
-                for t in 0..<split { prefixKeysT[d * capacity + t] = keysT[d * capacity + t] }
-                for t in 0..<rest { restKeysT[d * restCapacity + t] = keysT[d * capacity + split + t] }
-            }
+            let prefixKeys = Self.blocked(key, count: split, headDim: headDim, capacity: capacity)
+            let restKeys = Self.blocked({ key(split + $0, $1) }, count: rest, headDim: headDim, capacity: restCapacity)
             let restValues = Array(values[(split * headDim)...]) + [Float](repeating: 0, count: 16)
             var splitScores = [Float](repeating: .nan, count: capacity + 16)
             var splitOut = [Float](repeating: .nan, count: headDim)
-            attention_row(&splitOut, q, prefixKeysT, capacity, values, split, restKeysT, restCapacity, restValues, rest,
-                          headDim, scale, &splitScores)
+            attention_row(&splitOut, q, prefixKeys, values, split, restKeys, restValues, rest, headDim, scale, &splitScores)
             #expect(splitOut.map(\.bitPattern) == expected.map(\.bitPattern), "split at \(split)")
         }
     }
