@@ -102,6 +102,28 @@ import Testing
         #expect(one.map(\.problem) == (0..<9).flatMap { [Int](repeating: $0, count: 4) })
     }
 
+    /// Caches that grow (keys are stored in blocks of 16 positions; growing in the middle of a
+    /// block, by several positions in one call), and a fork that grows, give the bits of caches
+    /// made with room for every position.
+    @Test(arguments: ["llama", "gpt2"])
+    func growingCachesKeepTheBits(name: String) throws {
+        let model = try Transformer.load(directory: modelFixtures.appendingPathComponent("models/\(name)").path)
+        let steps = 12  // the cache reaches 5 + 3 x 12 = 41 positions, the fork 12 of its own
+        func run(capacity: Int) -> [UInt32] {
+            let cache = model.makeCache(capacity: capacity)
+            var out = model.forward(tokens: [3, 1, 4, 1, 5], caches: Array(repeating: cache, count: 5), logitRows: [4]).map(\.bitPattern)
+            let fork = cache.fork(capacity: capacity)
+            for step in 0..<steps {
+                let logits = model.forward(tokens: [step % 7, (step * 3) % 5, 2, step % 3], caches: [cache, cache, cache, fork],
+                                           logitRows: [2, 3])
+                out += logits.map(\.bitPattern)
+            }
+            return out
+        }
+        let grown = run(capacity: 1), roomy = run(capacity: 64)
+        #expect(grown == roomy, "\(zip(grown, roomy).filter { $0 != $1 }.count) of \(grown.count) logits differ")
+    }
+
     /// One workspace reused across calls of different row counts (prompts batched, then decode
     /// steps, a cache forked, forks and caches grown) gives the bits of fresh workspaces and one
     /// prompt per call.
