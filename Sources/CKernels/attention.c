@@ -101,8 +101,6 @@ DEFINE_PATHS(avx512, __attribute__((target("avx512f,fma"))))
 DEFINE_PATHS(avx2, __attribute__((target("avx2,fma"))))
 DEFINE_PATHS(generic, )
 
-enum path { PATH_GENERIC, PATH_AVX2, PATH_AVX512 };
-
 void attention_row(float *out, const float *q, const float *keys, const float *values, ptrdiff_t count,
                    const float *more_keys, const float *more_values, ptrdiff_t more_count, ptrdiff_t head_dim,
                    float scale, float *scores) {

@@ -319,9 +319,6 @@ DEFINE_GEMM(gemm_avx512, __attribute__((target("avx512f,fma"))), 12, 2)
 DEFINE_GEMM(gemm_avx2, __attribute__((target("avx2,fma"))), 6, 1)
 DEFINE_GEMM(gemm_generic, , 4, 1)
 
-/// The code path of every kernel of the module (`kernel_isa_level`, RESTEM_KERNEL_ISA).
-enum path { PATH_GENERIC, PATH_AVX2, PATH_AVX512 };
-
 ptrdiff_t gemm_tile_rows(void) {
     const enum path path = (enum path)kernel_isa_level();
     return path == PATH_AVX512 ? 12 : path == PATH_AVX2 ? 6 : 4;

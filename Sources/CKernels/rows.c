@@ -112,16 +112,6 @@ DEFINE_PATHS(avx512, __attribute__((target("avx512f,fma"))))
 DEFINE_PATHS(avx2, __attribute__((target("avx2,fma"))))
 DEFINE_PATHS(generic, )
 
-enum path { PATH_GENERIC, PATH_AVX2, PATH_AVX512 };
-
-#define DISPATCH(NAME, ...)                                                                                    \
-    do {                                                                                                       \
-        const enum path path = (enum path)kernel_isa_level();                                                  \
-        if (path == PATH_AVX512) NAME##_avx512(__VA_ARGS__);                                                   \
-        else if (path == PATH_AVX2) NAME##_avx2(__VA_ARGS__);                                                  \
-        else NAME##_generic(__VA_ARGS__);                                                                      \
-    } while (0)
-
 void rms_norm_rows(float *y, float *rstd, const float *x, const float *w, ptrdiff_t rows, ptrdiff_t c, float eps) {
     DISPATCH(rms_norm_rows, y, rstd, x, w, rows, c, eps);
 }

@@ -1,8 +1,11 @@
 // What the module's kernels share (a private header, not part of the module's interface): the
-// 16-float vector every generic kernel body is written on, and its unaligned load and store.
-// Each .c file compiles its bodies once per code path (isa.h), so these are always inlined.
+// 16-float vector every generic kernel body is written on, its unaligned load and store, and the
+// code paths. Each .c file compiles its bodies once per code path (isa.h), so these are always
+// inlined, and calls the path's copy through DISPATCH.
 #ifndef VECTOR16_H
 #define VECTOR16_H
+
+#include "isa.h"
 
 #include <string.h>
 
@@ -23,5 +26,17 @@ INLINE v16 load16(const float *p) {
 }
 
 INLINE void store16(float *p, v16 v) { memcpy(p, &v, sizeof v); }
+
+/// The code path of every kernel of the module (`kernel_isa_level`, RESTEM_KERNEL_ISA).
+enum path { PATH_GENERIC, PATH_AVX2, PATH_AVX512 };
+
+/// Calls NAME_avx512, NAME_avx2 or NAME_generic (each defined by the file's DEFINE_PATHS) by path.
+#define DISPATCH(NAME, ...)                                                                                    \
+    do {                                                                                                       \
+        const enum path path = (enum path)kernel_isa_level();                                                  \
+        if (path == PATH_AVX512) NAME##_avx512(__VA_ARGS__);                                                   \
+        else if (path == PATH_AVX2) NAME##_avx2(__VA_ARGS__);                                                  \
+        else NAME##_generic(__VA_ARGS__);                                                                      \
+    } while (0)
 
 #endif
