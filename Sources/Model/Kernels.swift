@@ -210,7 +210,8 @@ public enum Kernels {
                     let keys = rows.upperBound  // positions 0..<keys are visible to some row of the block
                     shape.timesTransposed(keysT, rows: rows.count, keys: keys, a: q + qOffset + rows.lowerBound * shape.qStride,
                                           c: p + rows.lowerBound * seq)
-                    for t in rows { softmax_row(p + t * seq, t, seq, shape.scale) }
+                    // Zeros up to the block's last key only: no product reads a row past it.
+                    for t in rows { softmax_row(p + t * seq, t, keys, shape.scale) }
                     TrainingGEMM.multiply(m: rows.count, n: headDim, k: keys, a: p + rows.lowerBound * seq, lda: seq,
                                           b: v + kvOffset, ldb: shape.kvStride,
                                           c: out + qOffset + rows.lowerBound * shape.qStride, ldc: shape.qStride, threads: 1)
@@ -242,7 +243,7 @@ public enum Kernels {
                     shape.timesTransposed(valuesT, rows: rows.count, keys: keys, a: douth + rows.lowerBound * shape.qStride,
                                           c: ds + rows.lowerBound * seq)
                     softmax_backward_rows(ds + rows.lowerBound * seq, p + rows.lowerBound * seq, seq, rows.lowerBound,
-                                          rows.count, seq, shape.scale)
+                                          rows.count, keys, shape.scale)
                     // dq = ds k over the visible keys.
                     TrainingGEMM.multiply(m: rows.count, n: headDim, k: keys, a: ds + rows.lowerBound * seq, lda: seq,
                                           b: k + kvOffset, ldb: shape.kvStride,
