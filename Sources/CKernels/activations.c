@@ -173,7 +173,7 @@ INLINE void softmax_backward_rows_body(float *ds, const float *p, ptrdiff_t ld, 
                 const v16 value = load_row(q, s, n, width, 0) * (load_row(d, s, n, width, 0) - dot) * scale;
                 store_row(d, s, keep_first(value, n, 0), n, width);
             }
-            zero_tail(d, (count + 15) / 16 * 16 < width ? (count + 15) / 16 * 16 : count, width);
+            zero_tail(d, count, width);
         }
     }
 }

@@ -105,7 +105,6 @@ void attention_row(float *out, const float *q, const float *keys, const float *v
                    const float *more_keys, const float *more_values, ptrdiff_t more_count, ptrdiff_t head_dim,
                    float scale, float *scores) {
     const segment runs[2] = {{keys, values, count}, {more_keys, more_values, more_count}};
-    const enum path path = (enum path)kernel_isa_level();
     const unsigned int saved_csr = _mm_getcsr(), flushing = saved_csr | 0x8040;  // DAZ | FTZ, as gemm_f32
     _mm_setcsr(flushing);
     // Each score is its own chain: the second run's are computed after the first's, in place (a
@@ -113,17 +112,13 @@ void attention_row(float *out, const float *q, const float *keys, const float *v
     ptrdiff_t at = 0;
     for (int s = 0; s < 2; s++) {
         if (runs[s].count == 0) continue;
-        if (path == PATH_AVX512) scores_avx512(scores + at, q, runs[s].keys, runs[s].count, head_dim);
-        else if (path == PATH_AVX2) scores_avx2(scores + at, q, runs[s].keys, runs[s].count, head_dim);
-        else scores_generic(scores + at, q, runs[s].keys, runs[s].count, head_dim);
+        DISPATCH(scores, scores + at, q, runs[s].keys, runs[s].count, head_dim);
         at += runs[s].count;
     }
     const ptrdiff_t total = count + more_count;
     _mm_setcsr(saved_csr);  // the softmax runs as training runs it, between its products
     softmax_row(scores, total - 1, (total + 15) / 16 * 16, scale);  // whole vectors: zeros past the total
     _mm_setcsr(flushing);
-    if (path == PATH_AVX512) values_avx512(out, scores, runs, head_dim);
-    else if (path == PATH_AVX2) values_avx2(out, scores, runs, head_dim);
-    else values_generic(out, scores, runs, head_dim);
+    DISPATCH(values, out, scores, runs, head_dim);
     _mm_setcsr(saved_csr);
 }

@@ -296,8 +296,7 @@ INLINE void gemm_body(ptrdiff_t k, const float *a, ptrdiff_t lda, int trans_a, c
                         float *tile = c + (r0 + p) * ldc + c0 + q;
                         const int full_rows = rows - p >= MR;
                         const ptrdiff_t width = cols - q < NR ? cols - q : NR;
-                        const float *ap = a_block + p * row_step;
-                        const float *next = next_panel;
+                        const float *ap = a_block + p * row_step, *next = next_panel;
                         if (!full_rows) short_tile(ap, rs, cs, bp, ldbp, kc, tile, ldc, resume, rows - p, width, next, MR, NV);
                         else if (width == NR) micro_tile(ap, rs, cs, bp, ldbp, kc, tile, ldc, resume, next, MR, NV);
                         else edge_tile(ap, rs, cs, bp, ldbp, kc, tile, ldc, resume, MR, width, next, MR, NV);

@@ -31,7 +31,7 @@ public final class KVCache {
         self.prefix = prefix
         prefixLength = prefix?.length ?? 0
         length = prefixLength
-        storage = (0..<layers).map { _ in Self.zeroed(floats: 2 * heads * Self.rounded(capacity) * headDim) }
+        storage = (0..<layers).map { [capacity = self.capacity] _ in Self.zeroed(floats: 2 * heads * capacity * headDim) }
     }
 
     private static func rounded(_ positions: Int) -> Int { max(16, (positions + 15) / 16 * 16) }
@@ -304,8 +304,8 @@ extension Transformer {
                 let position = positions[r]
                 if rope {
                     let cosines = cosines_PH + position * half, sines = sines_PH + position * half
-                    rotate(q_NQ + r * qOut, heads: heads, headDim: hd, cosines: cosines, sines: sines)
-                    rotate(k_NK + r * kvOut, heads: kvHeads, headDim: hd, cosines: cosines, sines: sines)
+                    rope_row(q_NQ + r * qOut, heads, hd, cosines, sines, 0)  // as `Kernels.rope`
+                    rope_row(k_NK + r * kvOut, kvHeads, hd, cosines, sines, 0)
                 }
                 caches[r].store(l, at: position, keys: k_NK + r * kvOut, values: v_NK + r * kvOut)
             }
@@ -369,11 +369,6 @@ extension Transformer {
         } else {
             rms_norm_rows(y, nil, x, w, rows, c, eps)
         }
-    }
-
-    /// RoPE on the heads of one row (rotate-half pairs (j, j + D/2)), as `Kernels.rope`.
-    private func rotate(_ x_HD: Buffer, heads: Int, headDim: Int, cosines: ConstBuffer, sines: ConstBuffer) {
-        rope_row(x_HD, heads, headDim, cosines, sines, 0)
     }
 
     /// Attention of every row over its cache up to and including its own position. Rows are

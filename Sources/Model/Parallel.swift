@@ -48,15 +48,22 @@ enum Parallel {
         forRanges(count, parts: max(1, min(Parallel.threads * piecesPerThread, count / max(grain, 1))), body)
     }
 
-    /// target[0..<count] = source[0..<count] (or zeros without a source), in parallel pieces: a
-    /// training step copies and clears megabytes of activations between its products.
-    static func copy(_ target: UnsafeMutablePointer<Float>, from source: UnsafePointer<Float>?, count: Int) {
+    /// target[0..<count] = source[0..<count] in parallel pieces: a training step copies and
+    /// clears (`zero`) megabytes of activations between its products.
+    static func copy(_ target: UnsafeMutablePointer<Float>, from source: UnsafePointer<Float>, count: Int) {
+        pieces(of: target, count: count) { piece, range in piece.update(from: source + range.lowerBound, count: range.count) }
+    }
+
+    /// target[0..<count] = 0 in parallel pieces.
+    static func zero(_ target: UnsafeMutablePointer<Float>, count: Int) {
+        pieces(of: target, count: count) { piece, range in piece.update(repeating: 0, count: range.count) }
+    }
+
+    /// `body(target + range.lowerBound, range)` over parallel ranges of 0..<count.
+    private static func pieces(of target: UnsafeMutablePointer<Float>, count: Int,
+                               _ body: (UnsafeMutablePointer<Float>, Range<Int>) -> Void) {
         let shared = UncheckedPointer(pointer: target)
-        forRanges(count, grain: 1 << 16) { range in
-            let piece = shared.pointer + range.lowerBound
-            if let source { piece.update(from: source + range.lowerBound, count: range.count) }
-            else { piece.update(repeating: 0, count: range.count) }
-        }
+        forRanges(count, grain: 1 << 16) { range in body(shared.pointer + range.lowerBound, range) }
     }
 
     /// Rows per chunk of a sum over rows: fixed, so the order of additions does not depend on

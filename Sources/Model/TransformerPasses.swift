@@ -10,7 +10,7 @@ extension Transformer {
         let work = workspace(batch: batch, seq: seq)
         forwardBody(tokens: tokens, batch: batch, seq: seq, work: work)
         if computeGradients {
-            gradients.withUnsafeMutableBufferPointer { Parallel.copy($0.baseAddress!, from: nil, count: $0.count) }
+            gradients.withUnsafeMutableBufferPointer { Parallel.zero($0.baseAddress!, count: $0.count) }
         }
         let count = targets.filter { $0 >= 0 }.count
         let total = head(work: work, n: batch * seq, targets: targets, count: count, computeGradients: computeGradients)
