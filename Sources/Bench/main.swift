@@ -538,7 +538,8 @@ func sampleLikeGenerate(_ model: Transformer, sequences: Int, promptTokens: Int,
         }
         return vocab - 1
     }
-    let caches = (0..<sequences).map { _ in model.makeCache(capacity: promptTokens + newTokens) }
+    let room = Int(ProcessInfo.processInfo.environment["SAMPLING_ROOM"] ?? "") ?? newTokens
+    let caches = (0..<sequences).map { _ in model.makeCache(capacity: promptTokens + max(room, newTokens)) }
     let workspace = InferenceWorkspace()
     let prompts = (0..<sequences).map { _ in (0..<promptTokens).map { _ in random.below(vocab) } }
     // Prefill as `generate` does: whole prompts together, up to `prefillRows` rows per call.
@@ -561,7 +562,9 @@ func sampleLikeGenerate(_ model: Transformer, sequences: Int, promptTokens: Int,
 }
 
 /// `bench sampling [SEQUENCES...]`: only our side of the peers' sampling rows (the 25.6M llama,
-/// 32-token prompts, 128 new tokens, 2 threads), with the hash of the samples.
+/// 32-token prompts, 128 new tokens, 2 threads), with the hash of the samples and the peak
+/// resident memory. SAMPLING_ROOM gives each cache room for that many new tokens (as
+/// `generate --max-tokens` does), of which 128 are used.
 func benchSampling(_ counts: [Int]) -> [Row] {
     BLAS.setThreads(Int(ProcessInfo.processInfo.environment["SAMPLING_THREADS"] ?? "") ?? 2)
     let config = ModelConfig(architecture: .llama, vocabSize: 512, hiddenSize: 512, intermediateSize: 1376, layers: 8,
@@ -572,7 +575,8 @@ func benchSampling(_ counts: [Int]) -> [Row] {
     return counts.map { sequences in
         var hash: UInt64 = 0
         let time = seconds { hash = sampleLikeGenerate(sampler, sequences: sequences, promptTokens: 32, newTokens: 128) }
-        printError("sampling \(sequences): \(String(format: "%.2f", time)) s, hash \(String(hash, radix: 16))")
+        var usage = rusage(); getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        printError("sampling \(sequences): \(String(format: "%.2f", time)) s, hash \(String(hash, radix: 16)), peak RSS \(usage.ru_maxrss / 1024) MB")
         if ProcessInfo.processInfo.environment["PREFILL_CHECK"] != nil {
             let alone = sampleLikeGenerate(sampler, sequences: sequences, promptTokens: 32, newTokens: 128, prefillRows: 1)
             printError("  prompts prefilled one by one: hash \(String(alone, radix: 16))")

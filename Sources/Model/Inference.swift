@@ -31,20 +31,19 @@ public final class KVCache {
         self.prefix = prefix
         prefixLength = prefix?.length ?? 0
         length = prefixLength
-        storage = (0..<layers).map { [capacity = self.capacity] _ in Self.zeroed(floats: 2 * heads * capacity * headDim) }
+        storage = []
+        storage = (0..<layers).map { [floats = layerFloats] _ in Self.zeroed(floats: floats) }
     }
 
     private static func rounded(_ positions: Int) -> Int { max(16, (positions + 15) / 16 * 16) }
 
-    /// A layer's buffer, zeros, 16 floats more than its keys and values take: the attention
-    /// kernel reads a head's last value row in whole 16-float vectors.
-    private static func zeroed(floats: Int) -> UnsafeMutablePointer<Float> {
-        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: floats + 16)
-        buffer.initialize(repeating: 0, count: floats + 16)
-        return buffer
-    }
+    /// Floats of a layer's buffer: its keys and values, and 16 more (the attention kernel reads
+    /// a head's last value row in whole 16-float vectors).
+    private var layerFloats: Int { 2 * heads * capacity * headDim + 16 }
 
-    deinit { for buffer in storage { buffer.deallocate() } }
+    private static func zeroed(floats: Int) -> UnsafeMutablePointer<Float> { ZeroPages.allocate(floats: floats) }
+
+    deinit { for buffer in storage { ZeroPages.free(buffer, floats: layerFloats) } }
 
     /// Keys of `head` in `layer`, in blocks of 16 positions: [capacity / 16, headDim, 16], from
     /// position `prefixLength`.
@@ -90,11 +89,11 @@ public final class KVCache {
     /// Room for `needed` positions in all.
     func reserve(_ needed: Int) {
         guard needed - prefixLength > capacity else { return }
-        let old = storage, oldCapacity = capacity
+        let old = storage, oldCapacity = capacity, oldFloats = layerFloats
         capacity = Self.rounded(max(needed - prefixLength, capacity * 2))
-        storage = (0..<layers).map { _ in Self.zeroed(floats: 2 * heads * capacity * headDim) }
+        storage = (0..<layers).map { [floats = layerFloats] _ in Self.zeroed(floats: floats) }
         copyPositions(from: old, capacity: oldCapacity)
-        for buffer in old { buffer.deallocate() }
+        for buffer in old { ZeroPages.free(buffer, floats: oldFloats) }
     }
 }
 

@@ -226,7 +226,8 @@ public final class Generator {
             var admittedLive = live.count
             while nextProblem < prompts.count && (admittedLive == 0 || admittedLive + samples <= maxLive) {
                 let promptIDs = tokenizer.encode(prompts[nextProblem].prompt)
-                admitted.append((nextProblem, promptIDs, model.makeCache(capacity: promptIDs.count + parameters.maxTokens + 1)))
+                // Room for the prompt only: its samples' tokens go into forks of this cache.
+                admitted.append((nextProblem, promptIDs, model.makeCache(capacity: promptIDs.count)))
                 admittedLive += samples
                 finished[nextProblem] = []
                 nextProblem += 1

@@ -124,6 +124,31 @@ import Testing
         #expect(grown == roomy, "\(zip(grown, roomy).filter { $0 != $1 }.count) of \(grown.count) logits differ")
     }
 
+    /// A cache's room costs memory only where positions are written: `generate` gives every
+    /// sample room for `--max-tokens` and most answers stop far sooner. A cache with room for 8M
+    /// positions (1 GB of keys and values on this model) grows the resident memory by far less,
+    /// and gives the logits of a cache with just enough room. (Zeroing the room up front made 128
+    /// samples of the 25.6M model with room for 1024 tokens, 128 used, peak at 4.5 GB, not 1 GB.)
+    @Test func unusedCacheRoomCostsNoMemory() throws {
+        let model = try Transformer.load(directory: modelFixtures.appendingPathComponent("models/llama").path)
+        func run(capacity: Int) throws -> (logits: [UInt32], grown: Int) {
+            let before = try residentBytes()
+            let cache = model.makeCache(capacity: capacity)
+            var out = model.forward(tokens: [3, 1, 4, 1, 5], caches: Array(repeating: cache, count: 5), logitRows: [4]).map(\.bitPattern)
+            for step in 0..<20 { out += model.forward(tokens: [step % 7], caches: [cache], logitRows: [0]).map(\.bitPattern) }
+            return (out, try residentBytes() - before)  // while the cache is alive
+        }
+        let roomy = try run(capacity: 1 << 23)
+        #expect(roomy.grown < 256 << 20, "resident memory grew by \(roomy.grown >> 20) MB for 25 positions")
+        #expect(roomy.logits == (try run(capacity: 25)).logits)
+    }
+
+    /// This process's resident memory (/proc/self/statm: pages).
+    private func residentBytes() throws -> Int {
+        let fields = try String(contentsOfFile: "/proc/self/statm", encoding: .utf8).split(separator: " ")
+        return Int(fields[1])! * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+
     /// One workspace reused across calls of different row counts (prompts batched, then decode
     /// steps, a cache forked, forks and caches grown) gives the bits of fresh workspaces and one
     /// prompt per call.
