@@ -16,7 +16,7 @@ public final class KVCache {
     let layers: Int, heads: Int, headDim: Int
     /// Room for positions from `prefixLength` on.
     public private(set) var capacity: Int
-    private(set) var storage: [UnsafeMutablePointer<Float>]
+    private(set) var storage: [UnsafeMutablePointer<Float>] = []  // a layer's buffer each
     /// Every position, the prefix's included.
     public internal(set) var length = 0
     /// The cache holding positions 0..<prefixLength (nil: this one holds them all).
@@ -31,7 +31,6 @@ public final class KVCache {
         self.prefix = prefix
         prefixLength = prefix?.length ?? 0
         length = prefixLength
-        storage = []
         storage = (0..<layers).map { [floats = layerFloats] _ in Self.zeroed(floats: floats) }
     }
 
