@@ -517,12 +517,13 @@ func benchPeers() throws -> [Row] {
 
 /// What `generate` does, without a tokenizer: each sequence's random prompt prefilled on its own
 /// cache (prompts batched), then all sequences decoded together, one temperature-1 draw per
-/// row per step (softmax over the vocabulary, one uniform number) until `newTokens` tokens.
+/// row per step (softmax over the vocabulary, one uniform number) until `newTokens` tokens;
+/// each cache has room for `room` new tokens (default `newTokens`), as `--max-tokens` gives.
 /// Returns a hash of every logit's bits and every drawn token (to check that an engine change
 /// keeps the samples byte-identical).
 @discardableResult
 func sampleLikeGenerate(_ model: Transformer, sequences: Int, promptTokens: Int, newTokens: Int,
-                        prefillRows: Int = Generator.prefillRows) -> UInt64 {
+                        prefillRows: Int = Generator.prefillRows, room: Int? = nil) -> UInt64 {
     let vocab = model.config.vocabSize
     var random = SplitMix(state: 7)
     var hash: UInt64 = 0xcbf2_9ce4_8422_2325
@@ -538,8 +539,7 @@ func sampleLikeGenerate(_ model: Transformer, sequences: Int, promptTokens: Int,
         }
         return vocab - 1
     }
-    let room = Int(ProcessInfo.processInfo.environment["SAMPLING_ROOM"] ?? "") ?? newTokens
-    let caches = (0..<sequences).map { _ in model.makeCache(capacity: promptTokens + max(room, newTokens)) }
+    let caches = (0..<sequences).map { _ in model.makeCache(capacity: promptTokens + max(room ?? newTokens, newTokens)) }
     let workspace = InferenceWorkspace()
     let prompts = (0..<sequences).map { _ in (0..<promptTokens).map { _ in random.below(vocab) } }
     // Prefill as `generate` does: whole prompts together, up to `prefillRows` rows per call.
@@ -567,6 +567,7 @@ func sampleLikeGenerate(_ model: Transformer, sequences: Int, promptTokens: Int,
 /// `generate --max-tokens` does), of which 128 are used.
 func benchSampling(_ counts: [Int]) -> [Row] {
     BLAS.setThreads(Int(ProcessInfo.processInfo.environment["SAMPLING_THREADS"] ?? "") ?? 2)
+    let room = Int(ProcessInfo.processInfo.environment["SAMPLING_ROOM"] ?? "")
     let config = ModelConfig(architecture: .llama, vocabSize: 512, hiddenSize: 512, intermediateSize: 1376, layers: 8,
                              heads: 8, kvHeads: 8, maxPositions: 1024)
     let sampler = Transformer(config: config)
@@ -574,7 +575,7 @@ func benchSampling(_ counts: [Int]) -> [Row] {
     sampleLikeGenerate(sampler, sequences: 1, promptTokens: 4, newTokens: 4)
     return counts.map { sequences in
         var hash: UInt64 = 0
-        let time = seconds { hash = sampleLikeGenerate(sampler, sequences: sequences, promptTokens: 32, newTokens: 128) }
+        let time = seconds { hash = sampleLikeGenerate(sampler, sequences: sequences, promptTokens: 32, newTokens: 128, room: room) }
         var usage = rusage(); getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
         printError("sampling \(sequences): \(String(format: "%.2f", time)) s, hash \(String(hash, radix: 16)), peak RSS \(usage.ru_maxrss / 1024) MB")
         if ProcessInfo.processInfo.environment["PREFILL_CHECK"] != nil {

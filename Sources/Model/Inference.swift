@@ -31,7 +31,7 @@ public final class KVCache {
         self.prefix = prefix
         prefixLength = prefix?.length ?? 0
         length = prefixLength
-        storage = (0..<layers).map { [floats = layerFloats] _ in Self.zeroed(floats: floats) }
+        storage = (0..<layers).map { [floats = layerFloats] _ in ZeroPages.allocate(floats: floats) }
     }
 
     private static func rounded(_ positions: Int) -> Int { max(16, (positions + 15) / 16 * 16) }
@@ -39,8 +39,6 @@ public final class KVCache {
     /// Floats of a layer's buffer: its keys and values, and 16 more (the attention kernel reads
     /// a head's last value row in whole 16-float vectors).
     private var layerFloats: Int { 2 * heads * capacity * headDim + 16 }
-
-    private static func zeroed(floats: Int) -> UnsafeMutablePointer<Float> { ZeroPages.allocate(floats: floats) }
 
     deinit { for buffer in storage { ZeroPages.free(buffer, floats: layerFloats) } }
 
@@ -90,7 +88,7 @@ public final class KVCache {
         guard needed - prefixLength > capacity else { return }
         let old = storage, oldCapacity = capacity, oldFloats = layerFloats
         capacity = Self.rounded(max(needed - prefixLength, capacity * 2))
-        storage = (0..<layers).map { [floats = layerFloats] _ in Self.zeroed(floats: floats) }
+        storage = (0..<layers).map { [floats = layerFloats] _ in ZeroPages.allocate(floats: floats) }
         copyPositions(from: old, capacity: oldCapacity)
         for buffer in old { ZeroPages.free(buffer, floats: oldFloats) }
     }

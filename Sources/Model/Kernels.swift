@@ -220,6 +220,7 @@ public enum Kernels {
         }
     }
 
+    /// Gradients for q (overwritten), k and v (overwritten; grouped heads summed in ascending h).
     public static func attentionBackward(dq: Buffer, dk: Buffer, dv: Buffer, dout: ConstBuffer, probs_BHTT: ConstBuffer,
                                          q: ConstBuffer, k: ConstBuffer, v: ConstBuffer,
                                          batch: Int, seq: Int, heads: Int, kvHeads: Int, headDim: Int) {
